@@ -1,0 +1,62 @@
+"""Running Ansible from Calipso through ansible-runner: one code path for the CLI, the API's
+scans and the tests, with per-host outcomes (ok, failed, unreachable) rather than a bare rc."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ansible_runner
+
+CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class HostOutcome:
+    """What one host answered: its status and the module's result."""
+
+    status: str  # ok, failed or unreachable
+    result: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def message(self) -> str:
+        return str(self.result.get("msg", ""))
+
+
+def ansible_env() -> dict[str, str]:
+    """Environment for ansible-runner: this interpreter's bin dir first on PATH (ansible-runner
+    starts the `ansible` commands by name) and the checkout's ansible.cfg when there is one."""
+    env = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    config = CHECKOUT / "ansible.cfg"
+    if config.is_file():
+        env["ANSIBLE_CONFIG"] = str(config)
+    return env
+
+
+def run_module(inventory: Path, module: str, module_args: str = "",
+               pattern: str = "all") -> dict[str, HostOutcome]:
+    """Run one module on the hosts of an inventory; return each host's outcome."""
+    with tempfile.TemporaryDirectory(prefix="calipso-runner-") as private_dir:
+        runner = ansible_runner.run(
+            private_data_dir=private_dir, inventory=str(inventory), host_pattern=pattern,
+            module=module, module_args=module_args, quiet=True, envvars=ansible_env())
+        return _outcomes(runner.events)
+
+
+_EVENT_STATUS = {"runner_on_ok": "ok", "runner_on_failed": "failed",
+                 "runner_on_unreachable": "unreachable"}
+
+
+def _outcomes(events: Any) -> dict[str, HostOutcome]:
+    outcomes: dict[str, HostOutcome] = {}
+    for event in events:
+        status = _EVENT_STATUS.get(event.get("event", ""))
+        if status is None:
+            continue
+        data = event["event_data"]
+        outcomes[data["host"]] = HostOutcome(status, data.get("res", {}))
+    return outcomes
