@@ -29,8 +29,10 @@ class HostOutcome:
 
 def ansible_env() -> dict[str, str]:
     """Environment for ansible-runner: this interpreter's bin dir first on PATH (ansible-runner
-    starts the `ansible` commands by name) and the checkout's ansible.cfg when there is one."""
-    env = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    starts the `ansible` commands by name), the checkout's ansible.cfg when there is one, and
+    host key checking on (ansible-runner turns it off unless told otherwise)."""
+    env = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+           "ANSIBLE_HOST_KEY_CHECKING": "True"}
     config = CHECKOUT / "ansible.cfg"
     if config.is_file():
         env["ANSIBLE_CONFIG"] = str(config)

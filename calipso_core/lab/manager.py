@@ -67,11 +67,13 @@ class LabPaths:
         return self.state_dir / "hosts" / host
 
 
-def default_inventory(state_dir: Path) -> Path:
-    """inventories/lab/hosts.yml in a checkout (where ansible.cfg points), else the state dir."""
+def default_inventory(lab: str, state_dir: Path) -> Path:
+    """The default lab's inventory goes to inventories/lab/hosts.yml in a checkout (where
+    ansible.cfg points); any other lab's, and any lab outside a checkout, to its state dir."""
     checkout = Path(__file__).resolve().parents[2]
-    if (checkout / "ansible.cfg").is_file() and (checkout / "inventories" / "lab").is_dir():
-        return checkout / "inventories" / "lab" / "hosts.yml"
+    lab_inventories = checkout / "inventories" / "lab"
+    if lab == LabSpec.name and (checkout / "ansible.cfg").is_file() and lab_inventories.is_dir():
+        return lab_inventories / "hosts.yml"
     return state_dir / "inventory" / "hosts.yml"
 
 
@@ -93,7 +95,7 @@ class Lab:
         spec.validate()
         self.spec = spec
         state = state_dir or DEFAULT_STATE_ROOT / spec.name
-        self.paths = LabPaths(state, inventory or default_inventory(state))
+        self.paths = LabPaths(state, inventory or default_inventory(spec.name, state))
 
     # -- public -------------------------------------------------------------------------------
 
