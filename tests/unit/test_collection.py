@@ -22,6 +22,7 @@ def test_collection_tarball_holds_plugins_roles_and_playbooks(tmp_path):
     assert manifest["collection_info"]["name"] == "topology"
     assert manifest["collection_info"]["license"] == ["Apache-2.0"]
     assert "meta/runtime.yml" in names
+    assert "plugins/README.md" in names
     assert "playbooks/lab.yml" in names
     assert "roles/lab/tasks/main.yml" in names
     assert "LICENSE" in names
