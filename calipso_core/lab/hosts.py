@@ -83,14 +83,6 @@ def create_host(lab: str, name: str, host_dir: Path, with_ovs: bool) -> HostName
     return host
 
 
-def attach_host(host_dir: Path, with_ovs: bool) -> HostNamespaces:
-    """Enter an existing host again from its recorded anchor pid."""
-    pid = int((host_dir / "anchor.pid").read_text())
-    if not (PROC / str(pid)).exists():
-        raise LabHostError(f"anchor process {pid} of {host_dir.name} is gone")
-    return HostNamespaces(pid, ovs_env(host_dir / "ovs") if with_ovs else {})
-
-
 def namespaces_with_prefix(prefix: str) -> list[str]:
     if not NETNS_DIR.is_dir():
         return []

@@ -152,11 +152,6 @@ class Lab:
         except FileNotFoundError as exc:
             raise LabError(f"lab {self.spec.name} is not up (no {exc.filename})") from exc
 
-    def host(self, name: str) -> HostNamespaces:
-        """Enter a host of the running lab (for tests and fault injection)."""
-        desc_host = next(h for h in self.description()["hosts"] if h["name"] == name)
-        return hosts.attach_host(self.paths.host_dir(name), bool(desc_host["ovs_bridges"]))
-
     def status(self) -> dict[str, Any]:
         record = self._record()
         return {"name": self.spec.name, "up": self.is_up(), "state_dir": str(self.paths.state_dir),

@@ -17,7 +17,6 @@ from calipso_core.lab.system import HostNamespaces, netns_run, run
 
 # Per underlay plane: the suffix of the root namespace's bridge and of each host's veth end.
 PLANE_SUFFIX = {"management": ("mgmt", "m"), "tunnel": ("tun", "t"), "external": ("ext", "x")}
-VXLAN_PORT = ovs.VXLAN_PORT
 
 
 def root_bridge(lab: str, plane: str) -> str:
@@ -124,7 +123,7 @@ def plumb_linuxbridge_networks(description: dict[str, Any], host: dict[str, Any]
         vxlan = f"vxlan-{vni}"
         _linux_bridge(ns, brq)
         ns.run(["ip", "link", "add", vxlan, "type", "vxlan", "id", str(vni), "dev", "eth1",
-                "local", host["tunnel_ip"], "dstport", str(VXLAN_PORT), "nolearning"])
+                "local", host["tunnel_ip"], "dstport", str(ovs.VXLAN_PORT), "nolearning"])
         ns.run(["ip", "link", "set", vxlan, "master", brq, "up"])
         for other in served:
             if other != host["name"]:
