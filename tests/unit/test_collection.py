@@ -8,6 +8,7 @@ import tarfile
 
 import yaml
 
+from tools import ansible_test
 from tools.collection import ROOT, build
 
 
@@ -27,3 +28,15 @@ def test_collection_tarball_holds_plugins_roles_and_playbooks(tmp_path):
     assert "roles/lab/tasks/main.yml" in names
     assert "LICENSE" in names
     assert not any("__pycache__" in name for name in names)
+
+
+def test_ansible_test_sanity_passes_offline():
+    result = ansible_test.run("sanity", [])
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert "FATAL" not in result.stderr
+
+
+def test_ansible_test_units_pass():
+    result = ansible_test.run("units", [])
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert " passed" in result.stdout and " failed" not in result.stdout

@@ -189,8 +189,7 @@ def build_facts(tables):
 def _all_interfaces(bridges):
     for bridge in bridges:
         for port in bridge["ports"]:
-            for interface in port["interfaces"]:
-                yield interface
+            yield from port["interfaces"]
 
 
 def patch_pairs(bridges):

@@ -18,7 +18,7 @@ description:
     local address, group or unicast remote destinations, port and underlay device.
   - Falls back to C(brctl show) where iproute2 cannot print JSON.
 author:
-  - Calipso developers
+  - Calipso developers (@calipso)
 extends_documentation_fragment:
   - calipso.topology.facts
 """

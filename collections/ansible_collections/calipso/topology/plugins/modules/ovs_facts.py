@@ -17,7 +17,7 @@ description:
     a per-bridge summary of the OpenFlow tables.
   - The host's OVS is the one C(ovs-vsctl) finds, so C(OVS_RUNDIR) in the environment selects it.
 author:
-  - Calipso developers
+  - Calipso developers (@calipso)
 options:
   flows:
     description:
