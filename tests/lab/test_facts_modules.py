@@ -1,0 +1,80 @@
+"""The facts modules on the lab over SSH, through Ansible like any playbook would run them, each
+host's facts checked against the lab description."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from calipso_core.ansible_run import run_module
+from calipso_core.lab.ovs import tunnel_port_name
+from calipso_core.lab.spec import hosts_serving
+
+
+@pytest.fixture(scope="module")
+def gathered(lab):
+    """module name -> host -> outcome, each module run once on every host."""
+    inventory = Path(lab.status()["inventory"])
+    return {name: run_module(inventory, f"calipso.topology.{name}", args)
+            for name, args in (("ovs_facts", "flows=true"), ("linuxbridge_facts", ""))}
+
+
+def facts(gathered, module, host, key):
+    outcome = gathered[module][host]
+    assert outcome.status == "ok", outcome.result
+    return outcome.result["ansible_facts"][key]
+
+
+def test_ovs_facts_on_every_host(gathered, description):
+    for host in description["hosts"]:
+        ovs = facts(gathered, "ovs_facts", host["name"], "calipso_ovs")
+        if not host["ovs_bridges"]:
+            # The lab's hosts share this machine's binaries: OVS is installed everywhere but
+            # runs nowhere on the Linux-bridge host, which is a fact, not a failure.
+            assert ovs["running"] is False and ovs["bridges"] == []
+            assert "ovs-vsctl" in ovs["error"]
+            continue
+        assert ovs["running"] and ovs["hostname"] == host["name"]
+        assert ovs["system_id"] == host["system_id"]
+        assert sorted(b["name"] for b in ovs["bridges"]) == sorted(host["ovs_bridges"])
+        others = [h for h in description["hosts"] if h["name"] != host["name"]]
+        assert {(t["port"], t["remote_ip"], t["local_ip"]) for t in ovs["tunnels"]} == \
+            {(tunnel_port_name(o["tunnel_ip"]), o["tunnel_ip"], host["tunnel_ip"]) for o in others}
+        tags = {i["external_ids"]["iface-id"]: (p["tag"], i["external_ids"]["attached-mac"])
+                for b in ovs["bridges"] if b["name"] == "br-int" for p in b["ports"]
+                for i in p["interfaces"] if "iface-id" in i["external_ids"]}
+        expected = {p["id"]: (host["local_vlans"][p["network_id"]], p["mac_address"])
+                    for p in description["ports"]
+                    if p["binding:host_id"] == host["name"]
+                    and p["devices"].get("bridge") == "br-int"}
+        assert tags == expected
+        br_tun = next(b for b in ovs["bridges"] if b["name"] == "br-tun")
+        assert br_tun["flows"]["total"] > 0
+
+
+def test_linuxbridge_facts_on_every_host(gathered, description):
+    tunnel_ip = {h["name"]: h["tunnel_ip"] for h in description["hosts"]}
+    for host in description["hosts"]:
+        lb = facts(gathered, "linuxbridge_facts", host["name"], "calipso_linuxbridge")
+        bridges = {b["name"]: b for b in lb["bridges"]}
+        ports = [p for p in description["ports"] if p["binding:host_id"] == host["name"]
+                 and p["device_owner"] == "compute:nova"]
+        if host["layout"] == "linuxbridge":
+            for port in ports:
+                members = {m["name"] for m in bridges[port["devices"]["bridge"]]["members"]}
+                assert port["devices"]["tap"] in members
+            vxlans = {v["vni"]: v for v in lb["vxlans"]}
+            for net in description["networks"]:
+                if host["name"] in hosts_serving(description, net["id"]):
+                    vxlan = vxlans[net["provider:segmentation_id"]]
+                    assert vxlan["local"] == host["tunnel_ip"]
+                    assert vxlan["flood_destinations"] == sorted(
+                        tunnel_ip[h] for h in hosts_serving(description, net["id"])
+                        if h != host["name"])
+        elif host["layout"] == "ovs-hybrid":
+            for port in ports:
+                members = {m["name"] for m in bridges[port["devices"]["qbr"]]["members"]}
+                assert members == {port["devices"]["tap"], port["devices"]["qvb"]}
+        else:
+            assert lb["vxlans"] == [] and not any(b.startswith(("qbr", "brq")) for b in bridges)
