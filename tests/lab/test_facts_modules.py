@@ -9,7 +9,7 @@ import pytest
 
 from calipso_core.ansible_run import run_module
 from calipso_core.lab.ovs import tunnel_port_name
-from calipso_core.lab.spec import hosts_serving
+from calipso_core.lab.spec import hosts_serving, tap_mac
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +18,7 @@ def gathered(lab):
     inventory = Path(lab.status()["inventory"])
     return {name: run_module(inventory, f"calipso.topology.{name}", args)
             for name, args in (("ovs_facts", "flows=true"), ("linuxbridge_facts", ""),
-                               ("vpp_facts", ""))}
+                               ("vpp_facts", ""), ("host_facts", ""))}
 
 
 def facts(gathered, module, host, key):
@@ -87,3 +87,37 @@ def test_vpp_facts_report_no_vpp_on_the_lab(gathered, description):
     for host in description["hosts"]:
         vpp = facts(gathered, "vpp_facts", host["name"], "calipso_vpp")
         assert vpp["present"] is False
+
+
+def test_host_facts_on_every_host(gathered, description):
+    for host in description["hosts"]:
+        facts_ = facts(gathered, "host_facts", host["name"], "calipso_host")
+        assert facts_["hostname"] == host["name"]
+        interfaces = {i["name"]: i for i in facts_["interfaces"]}
+        for nic in host["nics"]:
+            # The lab's NICs are veths: no /sys device behind them, so not physical.
+            assert interfaces[nic["name"]]["mac"] == nic["mac"]
+            assert interfaces[nic["name"]]["physical"] is False
+        addresses = {a["cidr"] for a in interfaces["eth0"]["addresses"]}
+        assert f"{host['management_ip']}/24" in addresses
+        for port in description["ports"]:
+            if port["binding:host_id"] == host["name"] and port["device_owner"] == "compute:nova":
+                tap = interfaces[port["devices"]["tap"]]
+                assert tap["mac"] == tap_mac(port["mac_address"])
+                assert tap["kind"] == "veth"
+        namespaces = {n["name"]: n for n in facts_["namespaces"]}
+        expected = {p["devices"]["namespace"] for p in description["ports"]
+                    if p["binding:host_id"] == host["name"] and "namespace" in p["devices"]}
+        assert set(namespaces) == expected
+        for port in description["ports"]:
+            namespace = port["devices"].get("namespace")
+            if port["binding:host_id"] != host["name"] or namespace is None:
+                continue
+            assert namespaces[namespace]["kind"] == namespace.split("-")[0]
+            device = port["devices"].get("tap") or port["devices"].get("qr") or \
+                port["devices"]["qg"]
+            inside = {i["name"]: i for i in namespaces[namespace]["interfaces"]}
+            assert inside[device]["mac"] == port["mac_address"]
+            ips = {a["address"] for a in inside[device]["addresses"]}
+            assert port["fixed_ips"][0]["ip_address"] in ips
+        assert facts_["libvirt"]["present"] is False and facts_["lldp"]["present"] is False
