@@ -39,6 +39,7 @@ from calipso_core.lab.spec import LabSpec  # noqa: E402
 
 MODULES = ["calipso.topology.ovs_facts", "calipso.topology.linuxbridge_facts",
            "calipso.topology.vpp_facts", "calipso.topology.host_facts"]
+COMBINED = "calipso.topology.network_facts"  # the four collectors in one task
 BIN = Path(sys.executable).parent
 
 
@@ -58,7 +59,7 @@ def gather_times(inventory: Path, host: str, runs: int) -> dict[str, float]:
     adhoc = [str(BIN / "ansible"), "-i", str(inventory), host, "-m"]
     times = {"ansible.builtin.ping": timed([*adhoc, "ansible.builtin.ping"], runs),
              "ansible.builtin.setup": timed([*adhoc, "ansible.builtin.setup"], runs)}
-    for module in MODULES:
+    for module in [*MODULES, COMBINED]:
         times[module] = timed([*adhoc, module], runs)
     with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as playbook:
         tasks = "".join(f"    - {m}:\n" for m in MODULES)
@@ -68,8 +69,13 @@ def gather_times(inventory: Path, host: str, runs: int) -> dict[str, float]:
         playbook.write(f"- hosts: {host}\n  gather_facts: false\n  tasks:\n"
                        "    - ansible.builtin.setup:\n")
         setup_only = playbook.name
+    with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as playbook:
+        playbook.write(f"- hosts: {host}\n  gather_facts: false\n  tasks:\n"
+                       f"    - {COMBINED}:\n")
+        combined = playbook.name
     play = [str(BIN / "ansible-playbook"), "-i", str(inventory)]
-    times["playbook: all four Calipso modules"] = timed([*play, all_four], runs)
+    times["playbook: the four modules, four tasks"] = timed([*play, all_four], runs)
+    times["playbook: network_facts, one task"] = timed([*play, combined], runs)
     times["playbook: ansible.builtin.setup"] = timed([*play, setup_only], runs)
     return times
 
@@ -140,8 +146,12 @@ def main() -> int:
     print(f"\nper-host gather time on lab host {args.host}, median of {args.runs} runs:")
     for name, seconds in times.items():
         print(f"  {name:45s} {seconds * 1000:8.0f} ms")
-    ratio = times["playbook: all four Calipso modules"] / times["playbook: ansible.builtin.setup"]
-    print(f"\nall four Calipso modules / setup: {ratio:.2f} (goal <= 1.0)")
+    setup = times["playbook: ansible.builtin.setup"]
+    print(f"\nall of Calipso's facts in one task (network_facts) / setup: "
+          f"{times['playbook: network_facts, one task'] / setup:.2f} (goal <= 1.0)")
+    print(f"the four modules as four tasks / setup: "
+          f"{times['playbook: the four modules, four tasks'] / setup:.2f} "
+          "(each task pays its own connection and module transfer)")
     return 0
 
 
