@@ -16,7 +16,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
-import os
 
 import pytest
 
@@ -44,13 +43,12 @@ from ansible_collections.calipso.topology.plugins.module_utils.sources import (
     CommandError,
     RecordedSource,
 )
+from ansible_collections.calipso.topology.tests.unit.plugins.recorded import fixture_text
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "host")
 
 
 def read(*parts):
-    with open(os.path.join(FIXTURES, *parts)) as handle:
-        return handle.read()
+    return fixture_text("host", *parts)
 
 
 def fmt(name):

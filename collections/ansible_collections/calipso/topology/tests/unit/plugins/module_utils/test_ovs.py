@@ -9,9 +9,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
-import os
-
 import pytest
 
 from ansible_collections.calipso.topology.plugins.module_utils.ovs import (
@@ -23,13 +20,10 @@ from ansible_collections.calipso.topology.plugins.module_utils.sources import (
     CommandError,
     RecordedSource,
 )
+from ansible_collections.calipso.topology.tests.unit.plugins.recorded import fixture_json
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures")
 
-
-def load(name):
-    with open(os.path.join(FIXTURES, name)) as handle:
-        return json.load(handle)
+load = fixture_json
 
 
 DESCRIPTION = load("lab-description.json")

@@ -16,7 +16,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import os
 import re
 
 import pytest
@@ -30,20 +29,14 @@ from ansible_collections.calipso.topology.plugins.module_utils.vpp import (
     parse_bridge_domain_detail,
     parse_interfaces,
 )
+from ansible_collections.calipso.topology.tests.unit.plugins.recorded import recorded_folder
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "vpp")
 RELEASES = ["16.09", "19.08", "24.02"]
 
 
 def load_release(release):
     """{command line: recorded stdout} for every fixture file of a release."""
-    outputs = {}
-    folder = os.path.join(FIXTURES, release)
-    for name in sorted(os.listdir(folder)):
-        if name.endswith(".txt"):
-            with open(os.path.join(folder, name)) as handle:
-                outputs[name[:-len(".txt")].replace("_", " ")] = handle.read()
-    return outputs
+    return recorded_folder("vpp", release)
 
 
 def facts_of(outputs):

@@ -12,16 +12,14 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
-import os
 
 from ansible_collections.calipso.topology.plugins.modules import host_facts
+from ansible_collections.calipso.topology.tests.unit.plugins.recorded import fixture_text
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "host")
 
 
 def read(*parts):
-    with open(os.path.join(FIXTURES, *parts)) as handle:
-        return handle.read()
+    return fixture_text("host", *parts)
 
 
 def recorded(host_dir):

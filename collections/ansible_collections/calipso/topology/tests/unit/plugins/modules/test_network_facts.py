@@ -7,24 +7,19 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
-import os
-
 from ansible_collections.calipso.topology.plugins.modules import (
     linuxbridge_facts,
     network_facts,
     ovs_facts,
     vpp_facts,
 )
+from ansible_collections.calipso.topology.tests.unit.plugins.recorded import fixture_json
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures")
 
 
 def recorded_compute1():
-    outputs = {}
-    for name in ("ovs/lab-compute1.json", "linuxbridge/lab-compute1.json"):
-        with open(os.path.join(FIXTURES, name)) as handle:
-            outputs.update(json.load(handle))
+    outputs = fixture_json("ovs", "lab-compute1.json")
+    outputs.update(fixture_json("linuxbridge", "lab-compute1.json"))
     return outputs
 
 

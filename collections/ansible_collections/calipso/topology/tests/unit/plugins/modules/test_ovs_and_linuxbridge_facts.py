@@ -8,19 +8,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
-import os
-
 import pytest
 
 from ansible_collections.calipso.topology.plugins.modules import linuxbridge_facts, ovs_facts
+from ansible_collections.calipso.topology.tests.unit.plugins.recorded import fixture_json
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures")
 
-
-def load(name):
-    with open(os.path.join(FIXTURES, name)) as handle:
-        return json.load(handle)
+load = fixture_json
 
 
 @pytest.mark.parametrize("module, key, fixture", [

@@ -10,25 +10,18 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import os
 
 import pytest
 
 from ansible_collections.calipso.topology.plugins.module_utils.sources import RecordedSource
 from ansible_collections.calipso.topology.plugins.module_utils.vpp import collect_vpp
 from ansible_collections.calipso.topology.plugins.modules import vpp_facts
+from ansible_collections.calipso.topology.tests.unit.plugins.recorded import recorded_folder
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "vpp")
 
 
 def recorded(release):
-    outputs = {}
-    folder = os.path.join(FIXTURES, release)
-    for name in sorted(os.listdir(folder)):
-        if name.endswith(".txt"):
-            with open(os.path.join(folder, name)) as handle:
-                outputs[name[:-len(".txt")].replace("_", " ")] = handle.read()
-    return outputs
+    return recorded_folder("vpp", release)
 
 
 @pytest.mark.parametrize("release", ["16.09", "19.08", "24.02"])
