@@ -102,8 +102,8 @@ def collect_all(source, params):
 
 def main():
     run_facts_modules(collect_all, argument_spec={
-        "subsets": {"type": "list", "elements": "str", "choices": sorted(COLLECTORS),
-                    "default": sorted(COLLECTORS)},
+        "subsets": {"type": "list", "elements": "str", "choices": list(COLLECTORS),
+                    "default": list(COLLECTORS)},
         "flows": {"type": "bool", "default": False},
     })
 

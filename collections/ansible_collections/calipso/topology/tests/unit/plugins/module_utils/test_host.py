@@ -46,7 +46,6 @@ from ansible_collections.calipso.topology.plugins.module_utils.sources import (
 from ansible_collections.calipso.topology.tests.unit.plugins.recorded import fixture_text
 
 
-
 def read(*parts):
     return fixture_text("host", *parts)
 

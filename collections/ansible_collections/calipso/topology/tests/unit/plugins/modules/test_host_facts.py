@@ -17,7 +17,6 @@ from ansible_collections.calipso.topology.plugins.modules import host_facts
 from ansible_collections.calipso.topology.tests.unit.plugins.recorded import fixture_text
 
 
-
 def read(*parts):
     return fixture_text("host", *parts)
 

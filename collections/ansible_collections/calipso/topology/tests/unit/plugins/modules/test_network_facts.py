@@ -16,7 +16,6 @@ from ansible_collections.calipso.topology.plugins.modules import (
 from ansible_collections.calipso.topology.tests.unit.plugins.recorded import fixture_json
 
 
-
 def recorded_compute1():
     outputs = fixture_json("ovs", "lab-compute1.json")
     outputs.update(fixture_json("linuxbridge", "lab-compute1.json"))

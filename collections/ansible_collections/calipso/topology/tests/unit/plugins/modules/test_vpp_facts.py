@@ -19,7 +19,6 @@ from ansible_collections.calipso.topology.plugins.modules import vpp_facts
 from ansible_collections.calipso.topology.tests.unit.plugins.recorded import recorded_folder
 
 
-
 def recorded(release):
     return recorded_folder("vpp", release)
 
