@@ -147,3 +147,22 @@ def test_malformed_output_names_the_command(table, text, message):
 def test_unreadable_flow_line_names_the_command():
     with pytest.raises(CommandError, match="ovs-ofctl dump-flows br-int: unreadable"):
         parse_flows("ovs-ofctl dump-flows br-int", " cookie=0x0, garbage\n")
+
+
+def test_bond_trunks_controller_and_ovn_encap_ids():
+    """fixtures/ovs/bonded-switch.json: recorded from a private OVS 3.1 (userspace datapath) set
+    up with a balance-slb LACP bond of two veths trunking VLANs 100 and 200, an OpenFlow
+    controller target, OpenFlow 1.0/1.3 and OVN encap external_ids."""
+    facts = collect_ovs(RecordedSource(load("ovs/bonded-switch.json")), {})
+    assert facts["external_ids"]["ovn-encap-ip"] == "192.0.2.10"
+    assert facts["external_ids"]["ovn-encap-type"] == "geneve"
+    bridge = facts["bridges"][0]
+    assert bridge["protocols"] == ["OpenFlow10", "OpenFlow13"]
+    assert bridge["controllers"] == [{"target": "tcp:127.0.0.1:6653", "role": None,
+                                      "is_connected": False}]
+    bond = [p for p in bridge["ports"] if p["name"] == "bond0"][0]
+    assert bond["bond_mode"] == "balance-slb" and bond["lacp"] == "active"
+    assert bond["bond_members"] == ["p1", "p2"]
+    assert [i["name"] for i in bond["interfaces"]] == ["p1", "p2"]
+    assert bond["trunks"] == [100, 200] and bond["vlan_mode"] == "trunk"
+    assert bond["tag"] is None
