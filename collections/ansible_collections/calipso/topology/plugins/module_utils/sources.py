@@ -39,9 +39,9 @@ class LiveSource:
     def run(self, argv, check=True):
         """stdout of argv; None if its program is not installed; CommandError if it fails and
         check is set (with check unset, a failing command answers None too)."""
-        if self._module.get_bin_path(argv[0]) is None:
-            return None
         path = self._module.get_bin_path(argv[0])
+        if path is None:
+            return None
         rc, out, err = self._module.run_command([path] + list(argv[1:]),
                                                 environ_update=C_LOCALE)
         if rc != 0:
