@@ -3,84 +3,30 @@
 from __future__ import annotations
 
 import json
-import secrets
-import signal
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from email.message import Message
-from pathlib import Path
 
 import openstack
 import pytest
-import yaml
 from keystoneauth1 import exceptions as ksa_exceptions
 
 from calipso_core.lab.cloud_api import clouds_yaml, main
 from calipso_core.lab.spec import LabSpec, describe
+from tests.cloud_server import CLOUD, Api, running_cloud_api
 
-CLOUD = "calipso-lab-test"
 LAB_ONLY_KEYS = {"devices", "layout", "netns", "port_ids", "interface_port_ids",
                  "gateway_port_id", "nics", "ovs_bridges", "local_vlans"}
 
 
-@dataclass
-class Api:
-    url: str
-    description: dict
-    credentials: dict
-    workdir: Path
-
-    def write_clouds_yaml(self, name: str, credentials: dict) -> Path:
-        path = self.workdir / f"{name}.yaml"
-        mapping = clouds_yaml(CLOUD, f"{self.url}/identity/v3", credentials,
-                              self.description["region"])
-        path.write_text(yaml.safe_dump(mapping))
-        return path
-
-
-def free_loopback_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    workdir = tmp_path_factory.mktemp("cloud_api")
-    description = describe(LabSpec())
-    credentials = {"username": "admin", "password": secrets.token_urlsafe(24),
-                   "project_name": "admin", "user_domain_name": "Default",
-                   "project_domain_name": "Default"}
-    (workdir / "description.json").write_text(json.dumps(description))
-    (workdir / "credentials.json").write_text(json.dumps(credentials))
-    url = f"http://127.0.0.1:{free_loopback_port()}"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "calipso_core.lab.cloud_api",
-         "--description", str(workdir / "description.json"),
-         "--credentials", str(workdir / "credentials.json"), "--listen", url[len("http://"):]],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/identity/v3", timeout=1):
-                break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"the API did not start: {proc.communicate()}")
-            time.sleep(0.05)
-    yield Api(url, description, credentials, workdir)
-    proc.send_signal(signal.SIGTERM)
-    _, stderr = proc.communicate(timeout=10)
-    assert proc.returncode == 0, stderr
+    with running_cloud_api(describe(LabSpec()), tmp_path_factory.mktemp("cloud_api")) as server:
+        yield server
+    assert server.returncode == 0, server.stderr
     # no access log, and never the password
-    assert "GET /" not in stderr and credentials["password"] not in stderr
+    assert "GET /" not in server.stderr and server.credentials["password"] not in server.stderr
 
 
 @pytest.fixture(scope="module")
