@@ -1,0 +1,89 @@
+"""The cloud's view read with openstacksdk from the lab's API (serving the description of the
+lab the facts were recorded on), turned into objects and joined with the host inventory."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from calipso_core.discovery.cloud_inventory import (
+    CloudUnavailable,
+    cloud_objects,
+    correlate,
+    fetch_cloud,
+)
+from calipso_core.discovery.host_inventory import build_host
+from tests.cloud_server import CLOUD, free_loopback_port, running_cloud_api
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "lab_facts"
+DESCRIPTION = json.loads((DATA / "lab.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def view(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("cloud")
+    with running_cloud_api(DESCRIPTION, workdir) as api, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OS_CLIENT_CONFIG_FILE", str(api.write_clouds_yaml("c", api.credentials)))
+        yield fetch_cloud(CLOUD)
+
+
+def host_objects():
+    objects = []
+    for host in DESCRIPTION["hosts"]:
+        objects += build_host(host["name"], json.loads(
+            (DATA / f"{host['name']}.json").read_text())).objects
+    return objects
+
+
+def test_cloud_objects_carry_the_clouds_names_and_segments(view):
+    objects = {o["id"]: o for o in cloud_objects(view)}
+    for net in DESCRIPTION["networks"]:
+        network = objects[net["id"]]
+        assert network["name"] == net["name"] and network["project"] == net["project_id"]
+        assert network["attributes"]["segmentation_id"] == net["provider:segmentation_id"]
+        assert [s["cidr"] for s in network["attributes"]["subnets"]] == \
+            [s["cidr"] for s in net["subnets"]]
+    for server in DESCRIPTION["servers"]:
+        instance = objects[server["id"]]
+        assert (instance["name"], instance["host"]) == (server["name"], server["host"])
+    for port in DESCRIPTION["ports"]:
+        assert objects[port["id"]]["attributes"]["mac"] == port["mac_address"]
+    agents = [o for o in objects.values() if o["type"] == "network_agent"]
+    assert len(agents) == sum(len(h["agents"]) for h in DESCRIPTION["hosts"])
+
+
+def test_every_vnic_is_joined_with_its_port_on_every_layout(view):
+    objects = host_objects()
+    links = correlate(objects, view)
+    vnics = {o["attributes"].get("port_id"): o for o in objects if o["type"] == "vnic"}
+    link_ids = {link["id"] for link in links}
+    for port in DESCRIPTION["ports"]:
+        if port["device_owner"] == "network:router_gateway" and "qg" not in port["devices"]:
+            continue
+        vnic = vnics[port["id"]]
+        assert vnic["host"] == port["binding:host_id"]
+        assert vnic["attributes"]["network_id"] == port["network_id"]
+        assert vnic["attributes"]["fixed_ips"] == [port["fixed_ips"][0]["ip_address"]]
+        if port["device_owner"] == "compute:nova":
+            assert vnic["attributes"]["instance_id"] == port["device_id"]
+            assert f"instance-vnic:{port['device_id']}:{vnic['id']}" in link_ids
+    server_names = {s["id"]: s["name"] for s in DESCRIPTION["servers"]}
+    for obj in objects:
+        if obj["type"] == "instance":
+            assert obj["name"] == server_names[obj["id"]]
+
+
+def test_an_unreachable_cloud_is_a_clear_error(tmp_path, monkeypatch):
+    clouds = {"clouds": {"down": {"auth": {
+        "auth_url": f"http://127.0.0.1:{free_loopback_port()}/identity/v3",
+        "username": "admin", "password": "s3cret-never-shown", "project_name": "admin",
+        "user_domain_name": "Default", "project_domain_name": "Default"},
+        "identity_api_version": 3}}}
+    (tmp_path / "clouds.yaml").write_text(yaml.safe_dump(clouds))
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(tmp_path / "clouds.yaml"))
+    with pytest.raises(CloudUnavailable) as error:
+        fetch_cloud("down")
+    assert "down" in str(error.value) and "s3cret" not in str(error.value)
