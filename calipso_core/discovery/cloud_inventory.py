@@ -122,18 +122,13 @@ def cloud_objects(view: CloudView) -> list[Doc]:
 
 def correlate(host_objects: list[Doc], view: CloudView) -> list[Doc]:
     """Join host-level vnics with Neutron ports (by OVS iface-id, else by the tap or namespace
-    device named after the port on the port's bound host) and name instances the way Nova does.
-    Returns the instance-vnic links that only the cloud could tell (Linux-bridge hosts)."""
+    device named after the port on the port's bound host). Returns the instance-vnic links the
+    cloud tells (the only ones on Linux-bridge hosts, where nothing local names the instance)."""
     ports = {p["id"]: p for p in view.ports}
     by_device = {(p.get("binding_host_id"), p["id"][:DEVICE_ID_CHARS]): p for p in view.ports}
     servers = {s["id"]: s for s in view.servers}
     links = []
     for obj in host_objects:
-        if obj["type"] == "instance" and obj["id"] in servers:
-            server = servers[obj["id"]]
-            obj["name"] = server["name"]
-            obj["project"] = server.get("project_id")
-            continue
         if obj["type"] != "vnic":
             continue
         attributes = obj["attributes"]

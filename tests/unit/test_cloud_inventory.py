@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from calipso_core.discovery.assemble import assemble
 from calipso_core.discovery.cloud_inventory import (
     CloudUnavailable,
     cloud_objects,
@@ -70,10 +71,6 @@ def test_every_vnic_is_joined_with_its_port_on_every_layout(view):
         if port["device_owner"] == "compute:nova":
             assert vnic["attributes"]["instance_id"] == port["device_id"]
             assert f"instance-vnic:{port['device_id']}:{vnic['id']}" in link_ids
-    server_names = {s["id"]: s["name"] for s in DESCRIPTION["servers"]}
-    for obj in objects:
-        if obj["type"] == "instance":
-            assert obj["name"] == server_names[obj["id"]]
 
 
 def test_an_unreachable_cloud_is_a_clear_error(tmp_path, monkeypatch):
@@ -87,3 +84,37 @@ def test_an_unreachable_cloud_is_a_clear_error(tmp_path, monkeypatch):
     with pytest.raises(CloudUnavailable) as error:
         fetch_cloud("down")
     assert "down" in str(error.value) and "s3cret" not in str(error.value)
+
+
+def test_assembled_inventory_merges_both_views(view):
+    facts = {h["name"]: json.loads((DATA / f"{h['name']}.json").read_text())
+             for h in DESCRIPTION["hosts"]}
+    inventory = assemble("lab", facts, view)
+    objects = {o["id"]: o for o in inventory.objects}
+    assert len(objects) == len(inventory.objects)
+    for server in DESCRIPTION["servers"]:
+        instance = objects[server["id"]]
+        assert (instance["name"], instance["host"]) == (server["name"], server["host"])
+        assert instance["project"] == server["project_id"]
+        port_id = server["port_ids"][0]
+        assert any(link["link_type"] == "instance-vnic" and link["source_id"] == server["id"]
+                   and objects[link["target_id"]]["attributes"]["port_id"] == port_id
+                   for link in inventory.links)
+    assert {o["environment"] for o in inventory.objects} == {"lab"}
+    assert inventory.properties == {"distribution": "openstack",
+                                    "mechanism_drivers": ["linuxbridge", "openvswitch"],
+                                    "type_drivers": ["flat", "vxlan"]}
+
+
+def test_without_the_cloud_the_switch_level_inventory_stands():
+    facts = {h["name"]: json.loads((DATA / f"{h['name']}.json").read_text())
+             for h in DESCRIPTION["hosts"]}
+    inventory = assemble("lab", facts)
+    types = {o["type"] for o in inventory.objects}
+    assert {"host", "host_pnic", "vedge", "vconnector", "vnic", "vservice", "otep"} <= types
+    assert "network" not in types and "project" not in types
+    assert inventory.properties["mechanism_drivers"] == ["linuxbridge", "openvswitch"]
+    assert inventory.properties["distribution"] == "unknown"
+    # the same inputs give the same inventory
+    again = assemble("lab", dict(reversed(list(facts.items()))))
+    assert again.objects == inventory.objects and again.links == inventory.links
