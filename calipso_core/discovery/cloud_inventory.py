@@ -132,8 +132,9 @@ def correlate(host_objects: list[Doc], view: CloudView) -> list[Doc]:
         if obj["type"] != "vnic":
             continue
         attributes = obj["attributes"]
-        port = ports.get(attributes.get("port_id") or "") or \
-            by_device.get((obj["host"], obj["name"][-DEVICE_ID_CHARS:]))
+        # VPP's vhost-user sockets carry the port's prefix (vhu<prefix>), taps their name
+        hint = attributes.get("port_hint") or obj["name"][-DEVICE_ID_CHARS:]
+        port = ports.get(attributes.get("port_id") or "") or by_device.get((obj["host"], hint))
         if port is None:
             continue
         attributes.update(port_id=port["id"], network_id=port["network_id"],

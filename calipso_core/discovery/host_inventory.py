@@ -14,8 +14,10 @@ same id for the same thing. Link state comes from real status: both ends' link s
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
+
+from calipso_core.discovery.records import HostInventory, both_up, iface_state, link_id
+from calipso_core.discovery.vpp_inventory import add_vpp
 
 Doc = dict[str, Any]
 
@@ -26,55 +28,6 @@ VIRTUAL_PREFIXES = ("tap", "qbr", "qvb", "qvo", "qr-", "qg-", "brq", "vxlan", "b
 UPLINK_KINDS = ("veth", "bond", "vlan", None)
 SERVICE_KINDS = {"qdhcp": "dhcp", "qrouter": "router", "snat": "router", "fip": "router",
                  "qlbaas": "lbaas", "ovnmeta": "metadata"}
-
-
-def link_id(link_type: str, source_id: str, target_id: str) -> str:
-    return f"{link_type}:{source_id}:{target_id}"
-
-
-def both_up(*states: str | None) -> str:
-    """A link's state from its ends: down if either is down, unknown if either is unknown."""
-    if any(s == "down" for s in states):
-        return "down"
-    if any(s not in ("up",) for s in states):
-        return "unknown"
-    return "up"
-
-
-def iface_state(iface: Doc | None) -> str | None:
-    """up/down from a host interface (operstate, or admin up with carrier for 'unknown')."""
-    if iface is None:
-        return None
-    if iface.get("operstate") == "up":
-        return "up"
-    if iface.get("operstate") in ("down", "lowerlayerdown"):
-        return "down"
-    return "up" if iface.get("admin_up") and iface.get("carrier") else "down"
-
-
-@dataclass
-class HostInventory:
-    """Objects and links of one host, built from its facts."""
-
-    host: str
-    objects: list[Doc] = field(default_factory=list)
-    links: list[Doc] = field(default_factory=list)
-
-    def add(self, obj_type: str, obj_id: str, name: str, parent: tuple[str, str] | None = None,
-            **attributes: Any) -> Doc:
-        doc = {"type": obj_type, "id": obj_id, "name": name, "host": self.host,
-               "parent_type": parent[0] if parent else None,
-               "parent_id": parent[1] if parent else None, "attributes": attributes}
-        self.objects.append(doc)
-        return doc
-
-    def link(self, link_type: str, source: Doc, target: Doc, state: str,
-             **attributes: Any) -> None:
-        self.links.append({
-            "id": link_id(link_type, source["id"], target["id"]), "link_type": link_type,
-            "source_id": source["id"], "source_type": source["type"],
-            "target_id": target["id"], "target_type": target["type"],
-            "host": self.host, "state": state, "attributes": attributes})
 
 
 def is_host_nic(iface: Doc) -> bool:
@@ -141,6 +94,8 @@ def build_host(host_name: str, facts: Doc) -> HostInventory:
     _vm_vnics(inv, host, ifaces, by_index, ovs_ifaces, vedge, vconnectors)
     _services(inv, host, host_facts, ovs_ifaces, vedge)
     _oteps(inv, host, ifaces, ovs, lb, vedge, vconnectors, pnics)
+    if facts.get("calipso_vpp", {}).get("running"):
+        add_vpp(inv, host, facts["calipso_vpp"])
     return inv
 
 
