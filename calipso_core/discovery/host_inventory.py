@@ -81,7 +81,8 @@ def build_host(host_name: str, facts: Doc) -> HostInventory:
             if name in pnics and iface["type"] == "system":
                 inv.link("vedge-host_pnic", vedge, pnics[name],
                          both_up(iface.get("link_state"), pnics[name]["attributes"]["state"]),
-                         bridge=bridge["name"])
+                         bridge=bridge["name"], link_state=iface.get("link_state"),
+                         error=iface.get("error"))
 
     vconnectors = {b["name"]: inv.add("vconnector", f"{host_name}-{b['name']}", b["name"],
                                       ("host", host["id"]), kind="linux_bridge",
@@ -131,12 +132,14 @@ def _vm_vnics(inv: HostInventory, host: Doc, ifaces: dict[str, Doc],
                 inv.link("vconnector-vedge", vconnectors[bridge], vedge,
                          both_up(ovs_iface.get("link_state"),
                                  vconnectors[bridge]["attributes"]["state"]),
-                         ovs_port=ovs_iface["name"], bridge=bridge_doc["name"], tag=port["tag"])
+                         ovs_port=ovs_iface["name"], bridge=bridge_doc["name"], tag=port["tag"],
+                         link_state=ovs_iface.get("link_state"), error=ovs_iface.get("error"))
         elif vedge and on_ovs:
             bridge_doc, port, ovs_iface = on_ovs
             inv.link("vnic-vedge", vnic, vedge,
                      both_up(iface_state(iface), ovs_iface.get("link_state")),
-                     ovs_port=name, bridge=bridge_doc["name"], tag=port["tag"])
+                     ovs_port=name, bridge=bridge_doc["name"], tag=port["tag"],
+                     link_state=ovs_iface.get("link_state"), error=ovs_iface.get("error"))
         if ids.get("vm-uuid"):
             instance = inv.add("instance", ids["vm-uuid"], ids["vm-uuid"], ("host", host["id"]))
             inv.link("instance-vnic", instance, vnic, iface_state(iface) or "unknown")
@@ -178,7 +181,8 @@ def _services(inv: HostInventory, host: Doc, host_facts: Doc,
                 # admin/link state says down; the state is the device's, unless OVS has an error.
                 inv.link("vnic-vedge", vnic, vedge,
                          both_up(iface_state(iface), "down" if ovs_iface.get("error") else "up"),
-                         ovs_port=iface["name"], bridge=bridge["name"], tag=port["tag"])
+                         ovs_port=iface["name"], bridge=bridge["name"], tag=port["tag"],
+                         link_state=iface_state(iface), error=ovs_iface.get("error"))
 
 
 def _oteps(inv: HostInventory, host: Doc, ifaces: dict[str, Doc], ovs: Doc, lb: Doc,
@@ -203,15 +207,16 @@ def _oteps(inv: HostInventory, host: Doc, ifaces: dict[str, Doc], ovs: Doc, lb: 
         otep = inv.add("otep", f"{inv.host}-otep-{local_ip}", f"{inv.host}/{local_ip}",
                        ("host", host["id"]), local_ip=local_ip, tunnel_types=sorted(ep["types"]),
                        remote_ips=sorted(ep["remotes"]), ports=sorted(ep["ports"]),
-                       vnis=sorted(d["vni"] for d in ep["devices"]))
+                       vnis=sorted(d["vni"] for d in ep["devices"]),
+                       address_configured=local_ip in owner)
         if ep["ports"] and vedge:
             inv.link("vedge-otep", vedge, otep, "up" if ovs.get("running") else "down")
         for device in ep["devices"]:
             bridge = vconnectors.get(device.get("bridge"))
             if bridge:
-                inv.link("otep-vconnector", otep, bridge,
-                         "up" if device.get("up") else "down", device=device["name"],
-                         vni=device["vni"])
+                device_state = "up" if device.get("up") else "down"
+                inv.link("otep-vconnector", otep, bridge, device_state, device=device["name"],
+                         vni=device["vni"], device_state=device_state)
         for nic in _uplinks(owner.get(local_ip), ep["devices"], ovs, pnics):
             inv.link("otep-host_pnic", otep, nic, nic["attributes"]["state"] or "unknown")
 

@@ -33,7 +33,8 @@ def add_vpp(inv: HostInventory, host: Doc, vpp: Doc) -> None:
                        state=hw.get("link"), addresses=vpp.get("addresses", {}).get(hw["name"],
                                                                                      []))
         pnics[hw["name"]] = pnic
-        inv.link("vedge-host_pnic", vedge, pnic, both_up(hw.get("link"), state.get(hw["name"])))
+        inv.link("vedge-host_pnic", vedge, pnic, both_up(hw.get("link"), state.get(hw["name"])),
+                 link_state=hw.get("link"), error=None)
 
     vnics = {}
     for vhost in vpp.get("vhost_user", []):
@@ -78,14 +79,14 @@ def _vpp_oteps(inv: HostInventory, host: Doc, vpp: Doc, vedge: Doc, tunnels: dic
                        remote_ips=sorted(t["dst"] for t in group if not t.get("multicast")),
                        groups=sorted(t["dst"] for t in group if t.get("multicast")),
                        ports=sorted(t["interface"] for t in group),
-                       vnis=sorted({t["vni"] for t in group}))
+                       vnis=sorted({t["vni"] for t in group}), address_configured=src in owner)
         inv.link("vedge-otep", vedge, otep, "up")
         for tunnel in group:
             bd_id = member_of.get(tunnel["interface"])
             if bd_id is not None:
-                inv.link("otep-vconnector", otep, bridges[bd_id],
-                         state.get(tunnel["interface"]) or "unknown",
-                         device=tunnel["interface"], vni=tunnel["vni"])
+                device_state = state.get(tunnel["interface"]) or "unknown"
+                inv.link("otep-vconnector", otep, bridges[bd_id], device_state,
+                         device=tunnel["interface"], vni=tunnel["vni"], device_state=device_state)
         nic = pnics.get(owner.get(src, ""))
         if nic is not None:
             inv.link("otep-host_pnic", otep, nic, nic["attributes"]["state"] or "unknown")

@@ -17,6 +17,8 @@ from calipso_core.discovery.cloud_inventory import (
     fetch_cloud,
 )
 from calipso_core.discovery.host_inventory import build_host
+from calipso_core.model.state import evaluate_state
+from calipso_core.model.types import load_registry
 from tests.cloud_server import CLOUD, free_loopback_port, running_cloud_api
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "lab_facts"
@@ -118,3 +120,18 @@ def test_without_the_cloud_the_switch_level_inventory_stands():
     # the same inputs give the same inventory
     again = assemble("lab", dict(reversed(list(facts.items()))))
     assert again.objects == inventory.objects and again.links == inventory.links
+
+
+def test_link_state_rules_agree_with_the_builders_on_the_lab(view):
+    """The declarative state rule of every link type, evaluated on the assembled lab inventory,
+    decides (no unknown) and says what the builder read from the hosts."""
+    facts = {h["name"]: json.loads((DATA / f"{h['name']}.json").read_text())
+             for h in DESCRIPTION["hosts"]}
+    inventory = assemble("lab", facts, view)
+    registry = load_registry()
+    objects = {o["id"]: o for o in inventory.objects}
+    for link in inventory.links:
+        rule = registry.link_type(link["link_type"]).state
+        state = evaluate_state(rule, link, objects.get(link["source_id"]),
+                               objects.get(link["target_id"]))
+        assert state == link["state"] == "up", link["id"]
