@@ -60,6 +60,51 @@ def detect_drivers(host_facts: Mapping[str, Doc], cloud: CloudView | None) -> di
             "mechanism_drivers": sorted(mechanisms), "type_drivers": sorted(types)}
 
 
+def network_links(objects: list[Doc], links: list[Doc], cloud: CloudView) -> list[Doc]:
+    """host_pnic-network: each host's NICs that carry the networks it serves (it has a vnic on
+    them): the underlay NICs of its oteps for overlay networks, the NICs of the bridge its
+    agent maps the network's physnet to for flat and VLAN networks."""
+    by_id = {o["id"]: o for o in objects}
+    networks = {n["id"]: n for n in cloud.networks}
+    served: dict[str, set[str]] = {}
+    for obj in objects:
+        if obj["type"] == "vnic" and obj["attributes"].get("network_id") in networks:
+            served.setdefault(obj["host"], set()).add(obj["attributes"]["network_id"])
+    underlay: dict[str, set[str]] = {}
+    uplinks: dict[tuple[str, str], set[str]] = {}
+    for link in links:
+        if link["link_type"] == "otep-host_pnic":
+            underlay.setdefault(link["host"], set()).add(link["target_id"])
+        elif link["link_type"] == "vedge-host_pnic":
+            uplinks.setdefault((link["host"], link["attributes"].get("bridge")), set()).add(
+                link["target_id"])
+    mappings: dict[str, dict[str, str]] = {}
+    for agent in cloud.agents:
+        bridge_mappings = (agent.get("configuration") or {}).get("bridge_mappings") or {}
+        mappings.setdefault(agent.get("host"), {}).update(bridge_mappings)
+    result = []
+    for host, network_ids in sorted(served.items()):
+        for network_id in sorted(network_ids):
+            network = networks[network_id]
+            physnet = network.get("provider_physical_network")
+            if physnet:
+                nics = uplinks.get((host, mappings.get(host, {}).get(physnet)), set())
+            else:
+                nics = underlay.get(host, set())
+            for nic_id in sorted(nics):
+                nic = by_id[nic_id]
+                up = nic["attributes"].get("state") == "up" and \
+                    str(network.get("status", "ACTIVE")).upper() == "ACTIVE"
+                result.append({
+                    "id": f"host_pnic-network:{nic_id}:{network_id}",
+                    "link_type": "host_pnic-network", "source_id": nic_id,
+                    "source_type": "host_pnic", "target_id": network_id,
+                    "target_type": "network", "host": host, "state": "up" if up else "down",
+                    "attributes": {"physical_network": physnet,
+                                   "network_type": network.get("provider_network_type")}})
+    return result
+
+
 def assemble(environment: str, host_facts: Mapping[str, Doc],
              cloud: CloudView | None = None) -> Inventory:
     """The inventory of an environment; deterministic for the same inputs."""
@@ -84,6 +129,8 @@ def assemble(environment: str, host_facts: Mapping[str, Doc],
                 _merge(objects[obj["id"]], obj)
             else:
                 objects[obj["id"]] = obj
+        links.update((link["id"], link) for link in network_links(
+            list(objects.values()), list(links.values()), cloud))
     for doc in (*objects.values(), *links.values()):
         doc["environment"] = environment
     return Inventory(environment,

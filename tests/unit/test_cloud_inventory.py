@@ -135,3 +135,18 @@ def test_link_state_rules_agree_with_the_builders_on_the_lab(view):
         state = evaluate_state(rule, link, objects.get(link["source_id"]),
                                objects.get(link["target_id"]))
         assert state == link["state"] == "up", link["id"]
+
+
+def test_each_host_nic_carries_the_networks_its_host_serves(view):
+    facts = {h["name"]: json.loads((DATA / f"{h['name']}.json").read_text())
+             for h in DESCRIPTION["hosts"]}
+    inventory = assemble("lab", facts, view)
+    carried = {(link["source_id"], link["target_id"]) for link in inventory.links
+               if link["link_type"] == "host_pnic-network"}
+    expected = set()
+    for port in DESCRIPTION["ports"]:
+        network = next(n for n in DESCRIPTION["networks"] if n["id"] == port["network_id"])
+        host = port["binding:host_id"]
+        nic = "eth2" if network["provider:network_type"] == "flat" else "eth1"
+        expected.add((f"{host}-{nic}", network["id"]))
+    assert carried == expected
