@@ -17,6 +17,7 @@ from calipso_core.discovery.cloud_inventory import (
     fetch_cloud,
 )
 from calipso_core.discovery.host_inventory import build_host
+from calipso_core.model.cliques import compute_cliques
 from calipso_core.model.state import evaluate_state
 from calipso_core.model.types import load_registry
 from tests.cloud_server import CLOUD, free_loopback_port, running_cloud_api
@@ -150,3 +151,30 @@ def test_each_host_nic_carries_the_networks_its_host_serves(view):
         nic = "eth2" if network["provider:network_type"] == "flat" else "eth1"
         expected.add((f"{host}-{nic}", network["id"]))
     assert carried == expected
+
+
+def test_each_vms_clique_on_the_lab_holds_its_path_to_the_network(view):
+    facts = {h["name"]: json.loads((DATA / f"{h['name']}.json").read_text())
+             for h in DESCRIPTION["hosts"]}
+    inventory = assemble("lab", facts, view)
+    registry = load_registry()
+    cliques = {c["id"]: c for c in compute_cliques(
+        "lab", inventory.objects, inventory.links,
+        registry.clique_types_for(inventory.properties))}
+    hosts = {h["name"]: h for h in DESCRIPTION["hosts"]}
+    for server in DESCRIPTION["servers"]:
+        port = next(p for p in DESCRIPTION["ports"] if p["id"] == server["port_ids"][0])
+        host = hosts[server["host"]]
+        nodes = set(cliques[f"instance:{server['id']}"]["nodes"])
+        expected = {server["id"], f"{host['name']}-{port['devices']['tap']}",
+                    f"{host['name']}-otep-{host['tunnel_ip']}", f"{host['name']}-eth1",
+                    port["network_id"]}
+        if "qbr" in port["devices"]:
+            expected.add(f"{host['name']}-{port['devices']['qbr']}")
+        if host["layout"] == "linuxbridge":
+            expected.add(f"{host['name']}-{port['devices']['bridge']}")
+        else:
+            expected.add(host["system_id"])
+        assert expected <= nodes, server["name"]
+        other_vms = {s["id"] for s in DESCRIPTION["servers"]} - {server["id"]}
+        assert not nodes & other_vms
