@@ -1,0 +1,203 @@
+"""The embedded inventory store: the MongoStore logic over mongomock, persisted to one file.
+
+Why: no MongoDB server is needed to run Calipso (a new user, a lab, CI), yet the store keeps the
+same guarantees as with MongoDB, because it is the same code. The in-memory mongomock database is
+the working copy of a file; every public operation is a transaction on that file:
+
+- reads reload the file first when it changed on disk (another process wrote it), without a
+  lock: the file is only ever replaced whole, so any open sees one complete version;
+- writes take an exclusive `flock` on `<file>.lock` (the API and a scanner never write at the
+  same time), reload if needed, run, and save the file atomically (temporary file, fsync,
+  rename, fsync of the directory) when they changed something. An operation that fails keeps
+  nothing of its changes: the next one reloads the file.
+
+A process killed at any point therefore leaves the file as of its last completed operation: the
+previous inventory, plus at most the invisible versions of an uncommitted scan, which the next
+scan discards.
+
+File format: a sequence of BSON documents (as `mongodump` writes them), first a header
+`{"format": "calipso-inventory", "version": 1, "saved": <time>, "collections": {name: count}}`,
+then one `{"c": <collection>, "d": <document>}` per stored document.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Final
+
+import bson
+import mongomock
+from bson.errors import BSONError
+
+from calipso_core.store.errors import StoreError, StoreUnavailable
+from calipso_core.store.mongo import DEFAULT_LEASE_SECONDS, Doc, MongoStore, now_iso
+
+FORMAT: Final = "calipso-inventory"
+VERSION: Final = 1
+DATABASE: Final = "calipso"
+
+FileKey = tuple[int, int, int]
+"""(inode, size, mtime in ns): a saved file is always a new inode, so this changes with it."""
+
+
+def _file_key(stat: os.stat_result) -> FileKey:
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+# Saving and loading go straight to where mongomock 4.3 (pinned in pyproject) keeps a
+# collection's documents: its cursors and inserts deep-copy and re-validate every document, which
+# made a save or a load of 40,000 documents take seconds instead of a fraction of one. Documents
+# decoded from the file are fresh objects that mongomock itself validated as BSON when it first
+# stored them.
+
+
+def _stored(collection: mongomock.Collection) -> Iterator[Doc]:
+    return collection._store.documents
+
+
+def _restore(collection: mongomock.Collection, documents: list[Doc]) -> None:
+    store = collection._store
+    for document in documents:
+        store[document["_id"]] = document
+
+
+class EmbeddedStore(MongoStore):
+    """The inventory store in one file, shared safely by several processes on one machine."""
+
+    def __init__(self, path: str | os.PathLike[str], *,
+                 lease_seconds: float = DEFAULT_LEASE_SECONDS,
+                 lock_timeout: float = 30.0) -> None:
+        self.path = Path(path)
+        self._lock_path = self.path.with_name(self.path.name + ".lock")
+        self._lock_timeout = lock_timeout
+        self._mutex = threading.RLock()
+        self._loaded: FileKey | None = None
+        self._stale = True
+        self.saves = 0
+        """Files written since opened: the embedded counterpart of write round trips."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot create {self.path.parent}: {exc.strerror}") from exc
+        super().__init__(mongomock.MongoClient()[DATABASE], lease_seconds=lease_seconds)
+        with self._transaction(write=False):
+            pass  # a file that is not an inventory fails here, at open
+
+    def ensure_indexes(self) -> None:
+        """Nothing to do: mongomock indexes speed nothing up, and its unique indexes check every
+        insert against the whole collection. The scans' logic keeps versions unique."""
+
+    @contextmanager
+    def _transaction(self, write: bool) -> Iterator[None]:
+        with self._mutex:
+            if not write:
+                self._refresh()
+                yield
+                return
+            with self._locked():
+                self._refresh()
+                before = sum(self.stats.written.values())
+                try:
+                    yield
+                    if sum(self.stats.written.values()) != before:
+                        self._save()
+                except BaseException:
+                    self._stale = True  # drop in-memory changes that did not reach the file
+                    raise
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        try:
+            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot open {self._lock_path}: {exc.strerror}") from exc
+        try:
+            deadline = time.monotonic() + self._lock_timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise StoreUnavailable(
+                            f"{self.path}: another process has been writing it for more than"
+                            f" {self._lock_timeout:g} s") from None
+                    time.sleep(0.01)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    def _refresh(self) -> None:
+        """Load the file when it is not the one in memory."""
+        try:
+            with open(self.path, "rb") as file:
+                key = _file_key(os.fstat(file.fileno()))
+                if self._stale or key != self._loaded:
+                    self._load(file.read(), key)
+        except FileNotFoundError:
+            if self._stale or self._loaded is not None:
+                self._db = mongomock.MongoClient()[DATABASE]
+                self._loaded, self._stale = None, False
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot read {self.path}: {exc.strerror}") from exc
+
+    def _load(self, data: bytes, key: FileKey) -> None:
+        try:
+            records = bson.decode_all(data)
+        except BSONError as exc:
+            raise StoreError(f"{self.path} is damaged: {exc}") from exc
+        if not records or records[0].get("format") != FORMAT:
+            raise StoreError(f"{self.path} is not a Calipso inventory file")
+        header, documents = records[0], records[1:]
+        if header.get("version") != VERSION:
+            raise StoreError(f"{self.path}: inventory file version {header.get('version')} is"
+                             f" not supported (expected {VERSION})")
+        if len(documents) != sum(header.get("collections", {}).values()):
+            raise StoreError(f"{self.path} is truncated")
+        by_collection: dict[str, list[Doc]] = {}
+        for record in documents:
+            by_collection.setdefault(record["c"], []).append(record["d"])
+        database = mongomock.MongoClient()[DATABASE]
+        for name, docs in by_collection.items():
+            _restore(database[name], docs)
+        self._db = database
+        self._loaded, self._stale = key, False
+
+    def _save(self) -> None:
+        """Write the whole database to a new file and rename it over the old one."""
+        names = sorted(self._db.list_collection_names())
+        contents = {name: list(_stored(self._db[name])) for name in names}
+        header = {"format": FORMAT, "version": VERSION, "saved": now_iso(),
+                  "collections": {name: len(docs) for name, docs in contents.items()}}
+        for stray in self.path.parent.glob(self.path.name + ".tmp-*"):
+            stray.unlink(missing_ok=True)  # left by a writer that died: we hold the lock
+        temporary = self.path.with_name(f"{self.path.name}.tmp-{os.getpid()}")
+        try:
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            with open(fd, "wb") as file:
+                file.write(bson.encode(header))
+                for name, docs in contents.items():
+                    for doc in docs:
+                        file.write(bson.encode({"c": name, "d": doc}))
+                file.flush()
+                os.fsync(file.fileno())
+                key = _file_key(os.fstat(file.fileno()))
+            os.replace(temporary, self.path)
+            directory = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
+        except BaseException as exc:
+            temporary.unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise StoreUnavailable(f"cannot write {self.path}: {exc.strerror}") from exc
+            raise
+        self._loaded = key
+        self.saves += 1
