@@ -1,0 +1,80 @@
+"""Whole scans of the recorded lab into the embedded store: what lands, what a rescan rewrites,
+what disappears with a VM, and what stands without the cloud."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from calipso_core.discovery.scan import run_scan
+from calipso_core.store import EmbeddedStore
+from tests.cloud_server import CLOUD, running_cloud_api
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "lab_facts"
+DESCRIPTION = json.loads((DATA / "lab.json").read_text())
+FACTS = {h["name"]: json.loads((DATA / f"{h['name']}.json").read_text())
+         for h in DESCRIPTION["hosts"]}
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory):
+    with running_cloud_api(DESCRIPTION, tmp_path_factory.mktemp("cloud")) as api, \
+            pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OS_CLIENT_CONFIG_FILE", str(api.write_clouds_yaml("c", api.credentials)))
+        yield CLOUD
+
+
+def without_vm(facts, server):
+    """The lab's facts as if a VM on an OVS native host had been deleted: its tap and OVS port
+    gone."""
+    port = next(p for p in DESCRIPTION["ports"] if p["id"] == server["port_ids"][0])
+    tap = port["devices"]["tap"]
+    facts = copy.deepcopy(facts)
+    host = facts[server["host"]]
+    host["calipso_host"]["interfaces"] = [i for i in host["calipso_host"]["interfaces"]
+                                          if i["name"] != tap]
+    for bridge in host["calipso_ovs"]["bridges"]:
+        bridge["ports"] = [p for p in bridge["ports"] if p["name"] != tap]
+    return facts
+
+
+def test_scan_stores_the_lab_and_a_rescan_rewrites_nothing(tmp_path, cloud):
+    store = EmbeddedStore(tmp_path / "inventory.db")
+    first = run_scan("lab", FACTS, store, cloud)
+    assert first.cloud_error is None
+    assert store.count("objects", "lab") == first.counts["objects"]
+    assert store.count("cliques", "lab", {"clique_type": "instance"}) == \
+        len(DESCRIPTION["servers"])
+    again = run_scan("lab", FACTS, store, cloud)
+    assert again.summary.documents_written == 0
+    # a new process sees the same inventory
+    reopened = EmbeddedStore(tmp_path / "inventory.db")
+    assert reopened.count("links", "lab") == first.counts["links"]
+
+
+def test_a_removed_vm_disappears_and_nothing_else_moves(tmp_path, cloud):
+    store = EmbeddedStore(tmp_path / "inventory.db")
+    run_scan("lab", FACTS, store, None)
+    before = {o["id"]: o for o in store.find("objects", "lab")}
+    server = next(s for s in DESCRIPTION["servers"] if s["layout"] == "ovs-native")
+    run_scan("lab", without_vm(FACTS, server), store, None)
+    after = {o["id"]: o for o in store.find("objects", "lab")}
+    port = next(p for p in DESCRIPTION["ports"] if p["id"] == server["port_ids"][0])
+    gone = {server["id"], f"{server['host']}-{port['devices']['tap']}"}
+    assert set(before) - set(after) == gone
+    assert store.get("cliques", "lab", f"instance:{server['id']}") is None
+    # only the host's switch changed (it lost a port); every other object kept its version
+    vedge = next(h["system_id"] for h in DESCRIPTION["hosts"] if h["name"] == server["host"])
+    changed = {i for i in after if after[i]["generation"] != before[i]["generation"]}
+    assert changed == {vedge}
+
+
+def test_without_the_cloud_the_switch_level_inventory_is_stored(tmp_path):
+    store = EmbeddedStore(tmp_path / "inventory.db")
+    report = run_scan("lab", FACTS, store, "no-such-cloud")
+    assert report.cloud_error and "no-such-cloud" in report.cloud_error
+    types = {o["type"] for o in store.find("objects", "lab")}
+    assert {"host", "vedge", "vconnector", "vnic", "otep", "vservice", "host_pnic"} <= types
