@@ -49,6 +49,18 @@ def run_module(inventory: Path, module: str, module_args: str = "",
         return _outcomes(runner.events)
 
 
+def run_playbook(inventory: Path, playbook: Path, extravars: dict[str, Any] | None = None,
+                 envvars: dict[str, str] | None = None) -> tuple[str, dict[str, HostOutcome]]:
+    """Run a playbook; return ansible-runner's status (successful, failed ...) and the last
+    outcome of each host."""
+    with tempfile.TemporaryDirectory(prefix="calipso-runner-") as private_dir:
+        runner = ansible_runner.run(
+            private_data_dir=private_dir, inventory=str(inventory), playbook=str(playbook),
+            extravars=extravars or {}, quiet=True,
+            envvars={**ansible_env(), **(envvars or {})})
+        return runner.status, _outcomes(runner.events)
+
+
 _EVENT_STATUS = {"runner_on_ok": "ok", "runner_on_failed": "failed",
                  "runner_on_unreachable": "unreachable"}
 
