@@ -1,5 +1,4 @@
-"""The `calipso` command: the local lab today; discovery, inventory and monitoring commands join
-it as they land."""
+"""The `calipso` command: the local lab, discovery, and reading the stored inventory."""
 
 from __future__ import annotations
 
@@ -8,11 +7,15 @@ import json
 import sys
 from pathlib import Path
 
-from calipso_core.ansible_run import run_module
+from calipso_core import inventory_view
+from calipso_core.ansible_run import run_module, run_playbook
 from calipso_core.lab.manager import Lab, LabError
 from calipso_core.lab.spec import LabSize, LabSpec, LabSpecError
 from calipso_core.lab.summary import lab_summary
 from calipso_core.lab.system import CommandError
+from calipso_core.store import StoreError, open_store
+
+DISCOVER_PLAYBOOK = Path(__file__).resolve().parents[1] / "playbooks" / "discover.yml"
 
 DEFAULT_SIZE = LabSize()
 
@@ -37,6 +40,84 @@ def cmd_lab_up(args: argparse.Namespace) -> int:
     changed = lab.up()
     print(json.dumps({"changed": changed, **lab.status()}, indent=1) if args.json
           else _reach(lab))
+    return 0
+
+
+def _discover(inventory: Path, environment: str, store: str | None) -> dict:
+    """Run playbooks/discover.yml; return the scan's report or raise with the failing hosts."""
+    envvars = {"CALIPSO_STORE": store} if store else {}
+    status, outcomes = run_playbook(inventory, DISCOVER_PLAYBOOK,
+                                    {"calipso_environment": environment}, envvars)
+    if status != "successful":
+        failed = {h: o.message for h, o in outcomes.items() if o.status != "ok"}
+        raise LabError(f"discovery {status}: {failed}")
+    return outcomes["localhost"].result["msg"]
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The first command a new user runs: the default lab up, reached over SSH, discovered into
+    the embedded store, summarised with one VM's clique."""
+    lab = _lab(args)
+    lab.up()
+    print(_reach(lab))
+    report = _discover(Path(lab.status()["inventory"]), args.environment, args.store)
+    store = open_store(args.store)
+    print(f"\nDiscovered environment {args.environment} (scan {report['generation']}, "
+          f"{report['documents_written']} documents written"
+          f"{', cloud: ' + report['cloud_error'] if report['cloud_error'] else ''}):\n")
+    print(inventory_view.counts(store, args.environment))
+    server = lab.description()["servers"][0]
+    clique = store.get("cliques", args.environment, f"instance:{server['id']}")
+    if clique is not None:
+        print("\n" + inventory_view.clique_tree(store, args.environment, clique))
+    return 0
+
+
+def cmd_discover(args: argparse.Namespace) -> int:
+    report = _discover(args.inventory, args.environment, args.store)
+    print(json.dumps(report, indent=1))
+    return 0
+
+
+def cmd_environments(args: argparse.Namespace) -> int:
+    names = open_store(args.store).environments()
+    print(json.dumps(names) if args.json else "\n".join(names))
+    return 0
+
+
+def cmd_objects(args: argparse.Namespace) -> int:
+    objects = inventory_view.find_objects(open_store(args.store), args.environment, args.type,
+                                          args.host, args.name)
+    print(json.dumps(objects, indent=1) if args.json else inventory_view.objects_table(objects))
+    return 0
+
+
+def cmd_links(args: argparse.Namespace) -> int:
+    query = {k: v for k, v in (("link_type", args.type), ("host", args.host)) if v}
+    links = open_store(args.store).find("links", args.environment, query,
+                                        sort=[("link_type", 1), ("id", 1)])
+    print(json.dumps(links, indent=1) if args.json else inventory_view.links_table(links))
+    return 0
+
+
+def cmd_cliques(args: argparse.Namespace) -> int:
+    query = {"clique_type": args.type} if args.type else {}
+    cliques = open_store(args.store).find("cliques", args.environment, query,
+                                          sort=[("id", 1)])
+    print(json.dumps(cliques, indent=1) if args.json else inventory_view.cliques_table(cliques))
+    return 0
+
+
+def cmd_clique(args: argparse.Namespace) -> int:
+    store = open_store(args.store)
+    focal = inventory_view.resolve_focal(store, args.environment, args.focal)
+    if focal is None:
+        raise LabError(f"no object {args.focal!r} in environment {args.environment}")
+    cliques = store.find("cliques", args.environment, {"focal_id": focal["id"]})
+    if not cliques:
+        raise LabError(f"{focal['type']} {focal['name']} is the focus of no clique")
+    print(json.dumps(cliques, indent=1) if args.json else
+          "\n\n".join(inventory_view.clique_tree(store, args.environment, c) for c in cliques))
     return 0
 
 
@@ -69,13 +150,42 @@ def _lab_options(parser: argparse.ArgumentParser) -> None:
                         help="where to write the Ansible inventory")
 
 
+def _store_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--environment", default="lab", help="environment (default: lab)")
+    parser.add_argument("--store", default=None,
+                        help="mongodb://... or the embedded store's path "
+                             "(default: $CALIPSO_STORE, else /var/lib/calipso/inventory.db)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="calipso", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="bring the local lab up, reach it, summarise it")
+    demo = sub.add_parser("demo", help="bring the local lab up, discover it, summarise it")
     _lab_options(demo)
-    # The first command a new user runs: the default lab up, reached and summarised.
-    demo.set_defaults(func=cmd_lab_up, json=False)
+    _store_options(demo)
+    demo.set_defaults(func=cmd_demo)
+    discover = sub.add_parser("discover", help="run playbooks/discover.yml on an inventory")
+    discover.add_argument("--inventory", type=Path, required=True)
+    _store_options(discover)
+    discover.set_defaults(func=cmd_discover)
+    for name, func, help_text in (
+            ("environments", cmd_environments, "environments in the store"),
+            ("objects", cmd_objects, "objects (filters: --type, --host, --name)"),
+            ("links", cmd_links, "links (filters: --type, --host)"),
+            ("cliques", cmd_cliques, "cliques (filter: --type)"),
+            ("clique", cmd_clique, "the cliques around one object, as a tree")):
+        command = sub.add_parser(name, help=help_text)
+        _store_options(command)
+        command.add_argument("--json", action="store_true")
+        if name == "clique":
+            command.add_argument("focal", help="the focal object's id or name")
+        elif name != "environments":
+            command.add_argument("--type")
+        if name in ("objects", "links"):
+            command.add_argument("--host")
+        if name == "objects":
+            command.add_argument("--name")
+        command.set_defaults(func=func)
     lab = sub.add_parser("lab", help="the local lab: a simulated cloud on this machine")
     lab_sub = lab.add_subparsers(dest="lab_command", required=True)
     for name, func, help_text in (("up", cmd_lab_up, "bring the lab up (idempotent)"),
@@ -94,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (LabError, LabSpecError, CommandError) as exc:
+    except (LabError, LabSpecError, CommandError, StoreError) as exc:
         print(f"calipso: error: {exc}", file=sys.stderr)
         return 1
 
