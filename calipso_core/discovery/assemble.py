@@ -105,6 +105,24 @@ def network_links(objects: list[Doc], links: list[Doc], cloud: CloudView) -> lis
     return result
 
 
+def mark_network_oteps(objects: list[Doc]) -> None:
+    """Give each vnic the oteps of every host serving its network: the tunnels its traffic may
+    take, which its instance's clique follows (and no other tunnel of the host)."""
+    oteps_of: dict[str | None, list[str]] = {}
+    for obj in objects:
+        if obj["type"] == "otep":
+            oteps_of.setdefault(obj["host"], []).append(obj["id"])
+    hosts_of: dict[str, set[str | None]] = {}
+    for obj in objects:
+        if obj["type"] == "vnic" and obj["attributes"].get("network_id"):
+            hosts_of.setdefault(obj["attributes"]["network_id"], set()).add(obj["host"])
+    for obj in objects:
+        network_id = obj["attributes"].get("network_id") if obj["type"] == "vnic" else None
+        if network_id:
+            obj["attributes"]["network_otep_ids"] = sorted(
+                otep for host in hosts_of[network_id] for otep in oteps_of.get(host, []))
+
+
 def assemble(environment: str, host_facts: Mapping[str, Doc],
              cloud: CloudView | None = None) -> Inventory:
     """The inventory of an environment; deterministic for the same inputs."""
@@ -131,6 +149,7 @@ def assemble(environment: str, host_facts: Mapping[str, Doc],
                 objects[obj["id"]] = obj
         links.update((link["id"], link) for link in network_links(
             list(objects.values()), list(links.values()), cloud))
+        mark_network_oteps(list(objects.values()))
     for doc in (*objects.values(), *links.values()):
         doc["environment"] = environment
     return Inventory(environment,

@@ -52,19 +52,25 @@ class _Walker:
         for step in clique_type.steps:
             self._out.setdefault(step.from_type, set()).add(step.link_type)
         self._restricted = {r.object_type: r for r in clique_type.restrictions}
-        self._followed: dict[str, list[tuple[str, str]]] = {}
+        self._followed: dict[str, list[tuple[str, str, str]]] = {}
 
-    def _edges(self, node: str) -> list[tuple[str, str]]:
-        """(neighbour, link id) for the links this clique type follows out of node."""
+    def _edges(self, node: str) -> list[tuple[str, str, str]]:
+        """(neighbour, link id, link type) for the links this clique type follows out of
+        node."""
         edges = self._followed.get(node)
         if edges is None:
             out = self._out.get(self._types[node])
             edges = [] if not out else [
-                (neighbour, link_id)
+                (neighbour, link_id, link_type)
                 for _, neighbour, link_id, link_type in self._graph.edges(
                     node, keys=True, data="link_type") if link_type in out]
             self._followed[node] = edges
         return edges
+
+    def _held_back(self, neighbour: str, link_type: str) -> bool:
+        """Whether an object reached over this link waits for its restriction to be met."""
+        restriction = self._restricted.get(self._types[neighbour])
+        return restriction is not None and restriction.via in (None, link_type)
 
     def walk(self, focal: str) -> tuple[set[str], set[str]]:
         """The nodes and link ids of focal's clique: breadth first, not leaving stop types
@@ -77,9 +83,10 @@ class _Walker:
             depth += 1
             reached = []
             for node in frontier:
-                for neighbour, link_id in self._edges(node):
-                    if self._types[neighbour] in self._restricted:
-                        held.setdefault(neighbour, []).append(link_id)
+                for neighbour, link_id, link_type in self._edges(node):
+                    if self._held_back(neighbour, link_type):
+                        if neighbour not in nodes:
+                            held.setdefault(neighbour, []).append(link_id)
                         continue
                     links.add(link_id)
                     if neighbour not in nodes:

@@ -110,11 +110,13 @@ class WalkStep:
 @dataclass(frozen=True)
 class Restriction:
     """Objects of `object_type` join a clique only when an object of `by_type` in it names them
-    in the field at `path`."""
+    in the field at `path`; with `via`, only those reached over that link type (the remote
+    oteps of tunnels), the others joining as usual."""
 
     object_type: str
     by_type: str
     path: tuple[str, ...]
+    via: str | None = None
 
 
 @dataclass(frozen=True)
@@ -459,17 +461,24 @@ def _walk(focal_type: str, names: tuple[str, ...], link_types: Mapping[str, Link
 
 def _restrictions(data: object, where: str, focal_type: str, reached: set[str],
                   stop_types: frozenset[str], object_types: Mapping[str, ObjectType],
-                  common: tuple[FieldSpec, ...]) -> tuple[Restriction, ...]:
+                  common: tuple[FieldSpec, ...],
+                  link_type_names: frozenset[str]) -> tuple[Restriction, ...]:
     if not isinstance(data, dict):
         raise TypeDataError(f"{where}: restrict must map types to <type>.<field path>")
     restrictions = []
-    for object_type, reference in data.items():
+    for object_type, spec in data.items():
         rwhere = f"{where}: restrict {object_type!r}"
+        reference, via = (spec.get("named_by"), spec.get("via")) if isinstance(spec, dict) \
+            else (spec, None)
         if object_type not in reached or object_type == focal_type:
             raise TypeDataError(f"{rwhere}: not a type the walk reaches beyond the focal object")
-        # Leaving an object out after the walk is only sound if nothing was reached through it.
-        if object_type not in stop_types:
-            raise TypeDataError(f"{rwhere}: a restricted type must be a stop type")
+        # Leaving an object out after the walk is only sound if nothing was reached through it:
+        # a stop type, or (with via) the objects reached over that link type, never walked on.
+        if via is None and object_type not in stop_types:
+            raise TypeDataError(f"{rwhere}: a restricted type must be a stop type, or name "
+                                "the link type it is restricted over (via)")
+        if via is not None and via not in link_type_names:
+            raise TypeDataError(f"{rwhere}: via {via!r} is not a link type of this clique")
         by_type, _, field = reference.partition(".") if isinstance(reference, str) else ("", "", "")
         if by_type not in reached or not field:
             raise TypeDataError(f"{rwhere}: {reference!r} is not <type>.<field path> with a "
@@ -478,7 +487,7 @@ def _restrictions(data: object, where: str, focal_type: str, reached: set[str],
         problem = _path_problem(path, common, object_types[by_type].fields, by_type)
         if problem or not all(path):
             raise TypeDataError(f"{rwhere}: {problem or repr(reference)}")
-        restrictions.append(Restriction(object_type, by_type, path))
+        restrictions.append(Restriction(object_type, by_type, path, via))
     for restriction in restrictions:
         if restriction.by_type in data:
             raise TypeDataError(f"{where}: restrict {restriction.object_type!r}: "
@@ -522,7 +531,8 @@ def _clique_types(entries: Mapping[str, _Entry], object_types: Mapping[str, Obje
             raise TypeDataError(f"{where}: max_depth is a positive integer, got {max_depth!r}")
         reached = {focal_type, *(step.to_type for step in steps)}
         restrictions = _restrictions(spec.get("restrict") or {}, where, focal_type, reached,
-                                     stop_types, object_types, common)
+                                     stop_types, object_types, common,
+                                     frozenset(step.link_type for step in steps))
         match = _match(spec.get("match") or {}, where)
         if (name, match) in seen:
             raise TypeDataError(f"{where}: clique type {name!r} with the same match as entry "

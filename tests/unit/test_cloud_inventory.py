@@ -178,3 +178,15 @@ def test_each_vms_clique_on_the_lab_holds_its_path_to_the_network(view):
         assert expected <= nodes, server["name"]
         other_vms = {s["id"] for s in DESCRIPTION["servers"]} - {server["id"]}
         assert not nodes & other_vms
+        # the tunnels to the hosts serving its network, and no other tunnel
+        serving = {p["binding:host_id"] for p in DESCRIPTION["ports"]
+                   if p["network_id"] == port["network_id"]}
+        oteps = {f"{h}-otep-{hosts[h]['tunnel_ip']}" for h in serving}
+        assert {n for n in nodes if "-otep-" in n} == oteps
+        clique_links = set(cliques[f"instance:{server['id']}"]["links"])
+        tunnels = {x["id"] for x in inventory.links if x["link_type"] == "otep-otep"
+                   and {x["source_id"], x["target_id"]} <= oteps
+                   and f"{host['name']}-otep-{host['tunnel_ip']}" in
+                   (x["source_id"], x["target_id"])}
+        assert len(tunnels) == len(serving) - 1
+        assert {x for x in clique_links if x.startswith("otep-otep:")} == tunnels

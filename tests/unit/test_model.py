@@ -281,6 +281,14 @@ def test_override_argument_wins_and_replace_drops_the_shipped_file(tmp_path, mon
             link_types: [instance-vnic, vnic-vedge, vedge-host_pnic]
             restrict: {host_pnic: vnic.attributes.network_id}
         """, r"clique_types 'network': restrict 'host_pnic': a restricted type must be a stop"),
+    ("clique_types.yaml", """
+        clique_types:
+          network:
+            description: Restricted over a link type the clique does not walk.
+            focal_type: instance
+            link_types: [instance-vnic, vnic-vedge, vedge-otep]
+            restrict: {otep: {named_by: vnic.attributes.network_otep_ids, via: otep-otep}}
+        """, r"restrict 'otep': via 'otep-otep' is not a link type of this clique"),
     ("clique_types.yaml", "clique_types:\n  gadget: null\n",
      r"clique_types.yaml: clique_types 'gadget': null removes an entry, but there is no such"),
     ("clique_types.yaml", "cliques: {}\n", r"clique_types.yaml: unknown top-level keys"),
