@@ -55,9 +55,10 @@ ENVIRONMENTS: Final = "environments"
 SCANS: Final = "scans"
 """One record per scan: state, times, scope, counts, error."""
 
-BATCH: Final = 1000
-"""Operations per bulk_write call: large enough to keep round trips few, small enough to keep one
-request far below MongoDB's message size limit."""
+BATCH: Final = 100_000
+"""Operations per bulk_write call: MongoDB's maxWriteBatchSize, so a scan makes a constant number
+of calls per collection up to 100k changed documents; pymongo itself splits a call into
+messages below the server's size limit. An `$in` of this many ids stays far below 16 MiB."""
 FIND_BATCH: Final = 100_000
 """Documents asked for per cursor batch: a find then takes one round trip for up to 16 MiB of
 results (the server's own limit per batch) instead of a first batch of 101 and more after."""
