@@ -841,10 +841,33 @@ class QuietHandler(WSGIRequestHandler):
         pass
 
 
+class DescriptionFollower:
+    """The WSGI app over the description as it is on disk now: the lab rewrites the file when
+    its state changes (a VM deleted), and the API then answers as the cloud's would. A change
+    starts a new app, so tokens issued before it must be renewed (openstacksdk does)."""
+
+    def __init__(self, description_path: Path, credentials: Json) -> None:
+        self._path = description_path
+        self._credentials = credentials
+        self._lock = threading.Lock()
+        self._stamp: int | None = None
+        self._app: falcon.App | None = None
+
+    def _current(self) -> falcon.App:
+        stamp = self._path.stat().st_mtime_ns
+        with self._lock:
+            if self._app is None or stamp != self._stamp:
+                self._app = make_app(json.loads(self._path.read_text()), self._credentials)
+                self._stamp = stamp
+            return self._app
+
+    def __call__(self, environ: Json, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        return self._current()(environ, start_response)
+
+
 def serve(description_path: Path, credentials_path: Path, host: str, port: int) -> None:
     """Serve until SIGTERM or SIGINT; must run in the main thread, which owns the signals."""
-    app = make_app(json.loads(description_path.read_text()),
-                   json.loads(credentials_path.read_text()))
+    app = DescriptionFollower(description_path, json.loads(credentials_path.read_text()))
     with make_server(host, port, app, server_class=ThreadingWSGIServer,
                      handler_class=QuietHandler) as server:
 

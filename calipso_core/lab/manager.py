@@ -152,6 +152,27 @@ class Lab:
         except FileNotFoundError as exc:
             raise LabError(f"lab {self.spec.name} is not up (no {exc.filename})") from exc
 
+    def remove_vm(self, name: str) -> None:
+        """Delete a VM as Nova and Neutron would: unplug its devices from its host's bridges,
+        remove its namespace, and drop its server and port from the description (which the
+        lab's API follows)."""
+        description = self.description()
+        server = next((s for s in description["servers"] if s["name"] == name), None)
+        if server is None:
+            raise LabError(f"lab {self.spec.name} has no VM {name!r}")
+        host = next(h for h in description["hosts"] if h["name"] == server["host"])
+        port = next(p for p in description["ports"] if p["id"] == server["port_ids"][0])
+        ns = HostNamespaces(self._record()["anchors"][host["name"]],
+                            hosts.ovs_env(self.paths.host_dir(host["name"]) / "ovs")
+                            if host["ovs_bridges"] else {})
+        plumbing.unplug_vm(port, host, ns)
+        run(["ip", "netns", "delete", server["netns"]])
+        description["servers"] = [s for s in description["servers"] if s is not server]
+        description["ports"] = [p for p in description["ports"] if p is not port]
+        staged = self.paths.description.with_suffix(".new")
+        staged.write_text(json.dumps(description, indent=1))
+        staged.replace(self.paths.description)
+
     def status(self) -> dict[str, Any]:
         record = self._record()
         return {"name": self.spec.name, "up": self.is_up(), "state_dir": str(self.paths.state_dir),

@@ -104,6 +104,18 @@ def plumb_vm(lab: str, server: dict[str, Any], port: dict[str, Any], network: di
         ns.run(["ip", "link", "set", tap, "master", devices["bridge"]])
 
 
+def unplug_vm(port: dict[str, Any], host: dict[str, Any], ns: HostNamespaces) -> None:
+    """Undo plumb_vm on the host's side (the tap goes with the VM's namespace)."""
+    devices = port["devices"]
+    if host["layout"] == "ovs-hybrid":
+        ovs.vsctl(ns, [["--if-exists", "del-port", "br-int", devices["qvo"]]])
+        ns.run(["ip", "link", "delete", devices["qvb"]])
+        ns.run(["ip", "link", "delete", devices["qbr"]])
+    elif host["layout"] == "ovs-native":
+        ovs.vsctl(ns, [["--if-exists", "del-port", "br-int", devices["tap"]]])
+    ns.run(["ip", "link", "delete", devices["tap"]], check=False)
+
+
 def _linux_bridge(ns: HostNamespaces, name: str) -> None:
     ns.run(["ip", "link", "add", name, "type", "bridge", "forward_delay", "0", "stp_state", "0"])
     ns.run(["ip", "link", "set", name, "up"])

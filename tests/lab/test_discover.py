@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from calipso_core.ansible_run import run_playbook
+from calipso_core.lab.manager import Lab
+from calipso_core.lab.spec import LabSpec
 from calipso_core.store import EmbeddedStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,3 +56,66 @@ def test_every_lab_object_appears_once_with_its_host_and_project(discovered, des
 def test_a_second_discovery_with_nothing_changed_writes_nothing(discovered):
     _, discover, _ = discovered
     assert discover()["documents_written"] == 0
+
+
+@pytest.fixture(scope="module")
+def own_lab(tmp_path_factory):
+    """A lab of this module's own, since removing a VM changes it for good."""
+    base = tmp_path_factory.mktemp("own-lab")
+    lab = Lab(LabSpec(name="pdisc", address_base="10.244"), base / "state",
+              base / "hosts.yml")
+    lab.up()
+    yield lab
+    lab.down()
+
+
+def discover_into(lab, store_path, **extravars):
+    status, outcomes = run_playbook(Path(lab.status()["inventory"]), DISCOVER,
+                                    {"calipso_environment": "lab", **extravars},
+                                    {"CALIPSO_STORE": str(store_path)})
+    assert status == "successful", {h: o.result for h, o in outcomes.items()}
+    return outcomes["localhost"].result["msg"]
+
+
+def test_a_removed_vm_leaves_the_inventory_and_nothing_else_moves(own_lab, tmp_path):
+    store_path = tmp_path / "inventory.db"
+    discover_into(own_lab, store_path)
+    store = EmbeddedStore(store_path)
+    before = {o["id"]: o for o in store.find("objects", "lab")}
+    links_before = {x["id"] for x in store.find("links", "lab")}
+    description = own_lab.description()
+    server = next(s for s in description["servers"] if s["name"] == "web-2")
+    port = next(p for p in description["ports"] if p["id"] == server["port_ids"][0])
+
+    own_lab.remove_vm("web-2")
+    discover_into(own_lab, store_path)
+    after = {o["id"]: o for o in store.find("objects", "lab")}
+    assert set(before) - set(after) == {server["id"], port["id"],
+                                        f"{server['host']}-{port['devices']['tap']}"}
+    assert set(after) <= set(before)
+    assert store.get("cliques", "lab", f"instance:{server['id']}") is None
+    gone = links_before - {x["id"] for x in store.find("links", "lab")}
+    assert gone and all(server["id"] in x or port["devices"]["tap"] in x
+                        or x.startswith("host_pnic-network:") for x in gone)
+    # what moved: the host's switch (a port fewer) and the vnics of the web network, whose
+    # tunnels no longer include that host
+    host = next(h for h in description["hosts"] if h["name"] == server["host"])
+    moved = {i for i in after if after[i]["generation"] != before[i]["generation"]}
+    web_vnics = {i for i, o in after.items() if o["type"] == "vnic"
+                 and o["attributes"].get("network_id") == port["network_id"]}
+    assert moved == {host["system_id"]} | web_vnics
+
+
+def test_discovery_with_the_cloud_api_down_keeps_the_switch_level_inventory(own_lab, tmp_path):
+    dead = tmp_path / "clouds.yaml"
+    dead.write_text(f"clouds:\n  {own_lab.status()['cloud']}:\n    auth:\n"
+                    "      auth_url: http://127.0.0.1:9/identity/v3\n"
+                    "      username: admin\n      password: unused\n"
+                    "      project_name: admin\n      user_domain_name: Default\n"
+                    "      project_domain_name: Default\n")
+    report = discover_into(own_lab, tmp_path / "inventory.db", calipso_clouds_yaml=str(dead))
+    assert report["cloud_error"]
+    store = EmbeddedStore(tmp_path / "inventory.db")
+    types = {o["type"] for o in store.find("objects", "lab")}
+    assert {"host", "host_pnic", "vedge", "vconnector", "vnic", "vservice", "otep"} <= types
+    assert "network" not in types
