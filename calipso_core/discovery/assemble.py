@@ -8,7 +8,7 @@ whose attributes hold both.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,27 +37,38 @@ def _merge(existing: Doc, other: Doc) -> None:
     existing["attributes"] = {**other.get("attributes", {}), **existing.get("attributes", {})}
 
 
-def detect_drivers(host_facts: Mapping[str, Doc], cloud: CloudView | None) -> dict[str, Any]:
-    """Mechanism drivers from what runs on the hosts (OVS, Linux bridges with vxlan/brq, VPP),
-    type drivers from the tunnels and, when known, the networks' types."""
-    mechanisms, types = set(), set()
-    for facts in host_facts.values():
-        ovs = facts.get("calipso_ovs", {})
-        if ovs.get("running"):
-            mechanisms.add("openvswitch")
-            types.update(t["type"] for t in ovs.get("tunnels", []))
-        lb = facts.get("calipso_linuxbridge", {})
-        if any(b["name"].startswith("brq") for b in lb.get("bridges", [])):
+def detect_drivers(objects: Iterable[Doc]) -> dict[str, Any]:
+    """The environment's distribution, mechanism drivers and type drivers, read from its
+    objects (so a scan limited to some hosts still sees the others' switches in the store):
+    OVS and VPP vedges, Linux-bridge agent bridges (brq), tunnel types and network types."""
+    mechanisms, types, cloud = set(), set(), False
+    for obj in objects:
+        attributes = obj.get("attributes", {})
+        if obj["type"] == "vedge":
+            mechanisms.add({"ovs": "openvswitch"}.get(attributes.get("switch"),
+                                                       attributes.get("switch")))
+        elif obj["type"] == "vconnector" and obj["name"].startswith("brq"):
             mechanisms.add("linuxbridge")
-        if lb.get("vxlans"):
-            types.add("vxlan")
-        if facts.get("calipso_vpp", {}).get("running"):
-            mechanisms.add("vpp")
-    if cloud is not None:
-        types.update(n["provider_network_type"] for n in cloud.networks
-                     if n.get("provider_network_type"))
-    return {"distribution": "openstack" if cloud is not None else "unknown",
-            "mechanism_drivers": sorted(mechanisms), "type_drivers": sorted(types)}
+        elif obj["type"] == "otep":
+            types.update(attributes.get("tunnel_types", []))
+        elif obj["type"] == "network":
+            cloud = True
+            if attributes.get("network_type"):
+                types.add(attributes["network_type"])
+    return {"distribution": "openstack" if cloud else "unknown",
+            "mechanism_drivers": sorted(m for m in mechanisms if m),
+            "type_drivers": sorted(types)}
+
+
+def touched_hosts(objects: Mapping[str, Doc], links: Iterable[Doc]) -> None:
+    """Give every object and link the list of hosts it is on (none for cloud-level objects,
+    both ends' hosts for a tunnel): what a scan limited to some hosts replaces."""
+    for obj in objects.values():
+        obj["hosts"] = [obj["host"]] if obj.get("host") else []
+    for link in links:
+        ends = {objects[i].get("host") for i in (link["source_id"], link["target_id"])
+                if i in objects}
+        link["hosts"] = sorted(h for h in ends | {link.get("host")} if h)
 
 
 def network_links(objects: list[Doc], links: list[Doc], cloud: CloudView) -> list[Doc]:
@@ -150,9 +161,10 @@ def assemble(environment: str, host_facts: Mapping[str, Doc],
         links.update((link["id"], link) for link in network_links(
             list(objects.values()), list(links.values()), cloud))
         mark_network_oteps(list(objects.values()))
+    touched_hosts(objects, links.values())
     for doc in (*objects.values(), *links.values()):
         doc["environment"] = environment
     return Inventory(environment,
                      sorted(objects.values(), key=lambda o: (o["type"], o["id"])),
                      sorted(links.values(), key=lambda link: link["id"]),
-                     detect_drivers(host_facts, cloud))
+                     detect_drivers(objects.values()))
