@@ -50,13 +50,14 @@ def run_module(inventory: Path, module: str, module_args: str = "",
 
 
 def run_playbook(inventory: Path, playbook: Path, extravars: dict[str, Any] | None = None,
-                 envvars: dict[str, str] | None = None) -> tuple[str, dict[str, HostOutcome]]:
-    """Run a playbook; return ansible-runner's status (successful, failed ...) and the last
-    outcome of each host."""
+                 envvars: dict[str, str] | None = None,
+                 limit: str | None = None) -> tuple[str, dict[str, HostOutcome]]:
+    """Run a playbook (on the hosts `limit` names, if given); return ansible-runner's status
+    (successful, failed ...) and the last outcome of each host."""
     with tempfile.TemporaryDirectory(prefix="calipso-runner-") as private_dir:
         runner = ansible_runner.run(
             private_data_dir=private_dir, inventory=str(inventory), playbook=str(playbook),
-            extravars=extravars or {}, quiet=True,
+            extravars=extravars or {}, quiet=True, limit=limit,
             envvars={**ansible_env(), **(envvars or {})})
         return runner.status, _outcomes(runner.events)
 

@@ -8,14 +8,13 @@ import sys
 from pathlib import Path
 
 from calipso_core import inventory_view
-from calipso_core.ansible_run import run_module, run_playbook
+from calipso_core.ansible_run import run_module
+from calipso_core.discovery.runner import DiscoveryFailed, discover
 from calipso_core.lab.manager import Lab, LabError
 from calipso_core.lab.spec import LabSize, LabSpec, LabSpecError
 from calipso_core.lab.summary import lab_summary
 from calipso_core.lab.system import CommandError
 from calipso_core.store import StoreError, open_store
-
-DISCOVER_PLAYBOOK = Path(__file__).resolve().parents[1] / "playbooks" / "discover.yml"
 
 DEFAULT_SIZE = LabSize()
 
@@ -43,24 +42,13 @@ def cmd_lab_up(args: argparse.Namespace) -> int:
     return 0
 
 
-def _discover(inventory: Path, environment: str, store: str | None) -> dict:
-    """Run playbooks/discover.yml; return the scan's report or raise with the failing hosts."""
-    envvars = {"CALIPSO_STORE": store} if store else {}
-    status, outcomes = run_playbook(inventory, DISCOVER_PLAYBOOK,
-                                    {"calipso_environment": environment}, envvars)
-    if status != "successful":
-        failed = {h: o.message for h, o in outcomes.items() if o.status != "ok"}
-        raise LabError(f"discovery {status}: {failed}")
-    return outcomes["localhost"].result["msg"]
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
     """The first command a new user runs: the default lab up, reached over SSH, discovered into
     the embedded store, summarised with one VM's clique."""
     lab = _lab(args)
     lab.up()
     print(_reach(lab))
-    report = _discover(Path(lab.status()["inventory"]), args.environment, args.store)
+    report = discover(Path(lab.status()["inventory"]), args.environment, args.store)
     store = open_store(args.store)
     print(f"\nDiscovered environment {args.environment} (scan {report['generation']}, "
           f"{report['documents_written']} documents written"
@@ -74,7 +62,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_discover(args: argparse.Namespace) -> int:
-    report = _discover(args.inventory, args.environment, args.store)
+    report = discover(args.inventory, args.environment, args.store, args.limit)
     print(json.dumps(report, indent=1))
     return 0
 
@@ -166,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
     discover = sub.add_parser("discover", help="run playbooks/discover.yml on an inventory")
     discover.add_argument("--inventory", type=Path, required=True)
+    discover.add_argument("--limit", help="only these hosts' part (Ansible host pattern)")
     _store_options(discover)
     discover.set_defaults(func=cmd_discover)
     for name, func, help_text in (
@@ -204,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (LabError, LabSpecError, CommandError, StoreError) as exc:
+    except (LabError, LabSpecError, CommandError, StoreError, DiscoveryFailed) as exc:
         print(f"calipso: error: {exc}", file=sys.stderr)
         return 1
 

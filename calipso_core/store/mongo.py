@@ -582,7 +582,8 @@ class Scan:
 
     # Writing
 
-    def _prepare(self, documents: Iterable[Mapping[str, Any]]) -> dict[str, tuple[Doc, str]]:
+    def _prepare(self, documents: Iterable[Mapping[str, Any]],
+                 scope: Mapping[str, list[Any]] | None) -> dict[str, tuple[Doc, str]]:
         """The new set by id, each with its content hash; rejects what would corrupt it."""
         prepared: dict[str, tuple[Doc, str]] = {}
         for document in documents:
@@ -595,13 +596,18 @@ class Scan:
             if doc.pop("environment", self.environment) != self.environment:
                 raise ValueError(f"document {doc_id!r} belongs to environment"
                                  f" {document['environment']!r}, not {self.environment!r}")
-            if self.scope and not _in_scope(doc, self.scope):
-                raise ValueError(f"document {doc_id!r} is outside the scan's scope {self.scope}")
+            if scope and not _in_scope(doc, scope):
+                raise ValueError(f"document {doc_id!r} is outside the scan's scope {scope}")
             prepared[doc_id] = (doc, content_hash(doc))
         return prepared
 
-    def write(self, kind: str, documents: Iterable[Mapping[str, Any]]) -> KindCounts:
+    def write(self, kind: str, documents: Iterable[Mapping[str, Any]],
+              whole_kind: bool = False) -> KindCounts:
         """Give the complete new set of one kind (within the scope), once per kind.
+
+        With whole_kind, the documents are the kind's complete set whatever the scan's scope
+        (a scan limited to some hosts still recomputes every clique those hosts may have
+        left).
 
         Versus the committed inventory: new and changed documents get a new, not yet visible
         version; changed and vanished ones have their current version marked as superseded;
@@ -613,25 +619,27 @@ class Scan:
         if kind in self._counts or kind in self._touched:
             raise ValueError(f"scan {self.generation} already wrote {kind}")
         try:
-            new = self._prepare(documents)
+            scope = None if whole_kind else self.scope
+            new = self._prepare(documents, scope)
             with self._store._transaction(write=True):
                 self._check_lease()
-                self._counts[kind] = self._apply(kind, new)
+                self._counts[kind] = self._apply(kind, new, scope)
         except BaseException as exc:
             self._broken = f"{type(exc).__name__}: {exc}"
             raise
         return self._counts[kind]
 
-    def _current(self, kind: str, new_ids: Iterable[str]) -> tuple[dict[str, Doc], set[str]]:
+    def _current(self, kind: str, new_ids: Iterable[str],
+                 scope: Mapping[str, list[Any]] | None) -> tuple[dict[str, Doc], set[str]]:
         """The committed versions (id, hash, first_seen) the new set is compared with, and the
         ids among them that are in scope, i.e. that this scan may remove."""
         visible = _visible(self.environment, self._committed)
         fields = {"id": 1, "content_hash": 1, "first_seen": 1}
         collection = self._collection(kind)
         current = {doc["id"]: doc for doc in collection.find(
-            _and(visible, _scope_filter(self.scope)), fields)}
+            _and(visible, _scope_filter(scope)), fields)}
         removable = set(current)
-        if self.scope:
+        if scope:
             # Documents moving into the scope: their old version is elsewhere.
             outside = [doc_id for doc_id in new_ids if doc_id not in current]
             for start in range(0, len(outside), LOOKUP_CHUNK):
@@ -640,8 +648,9 @@ class Scan:
                     current[doc["id"]] = doc
         return current, removable
 
-    def _apply(self, kind: str, new: Mapping[str, tuple[Doc, str]]) -> KindCounts:
-        current, removable = self._current(kind, new)
+    def _apply(self, kind: str, new: Mapping[str, tuple[Doc, str]],
+               scope: Mapping[str, list[Any]] | None) -> KindCounts:
+        current, removable = self._current(kind, new, scope)
         now = now_iso()
         inserts: list[InsertOne[Doc]] = []
         superseded: list[str] = []

@@ -7,13 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from calipso_core.ansible_run import run_playbook
+from calipso_core.discovery.runner import discover
 from calipso_core.lab.manager import Lab
 from calipso_core.lab.spec import LabSpec
 from calipso_core.store import EmbeddedStore
-
-ROOT = Path(__file__).resolve().parents[2]
-DISCOVER = ROOT / "playbooks" / "discover.yml"
 
 
 @pytest.fixture(scope="module")
@@ -21,13 +18,10 @@ def discovered(lab, tmp_path_factory):
     store_path = tmp_path_factory.mktemp("store") / "inventory.db"
     inventory = Path(lab.status()["inventory"])
 
-    def discover():
-        status, outcomes = run_playbook(inventory, DISCOVER, {"calipso_environment": "lab"},
-                                        {"CALIPSO_STORE": str(store_path)})
-        assert status == "successful", {h: o.result for h, o in outcomes.items()}
-        return outcomes["localhost"].result["msg"]  # the play's report of the scan
+    def discover_lab():
+        return discover(inventory, "lab", str(store_path))
 
-    return discover(), discover, EmbeddedStore(store_path)
+    return discover_lab(), discover_lab, EmbeddedStore(store_path)
 
 
 def test_every_lab_object_appears_once_with_its_host_and_project(discovered, description):
@@ -69,12 +63,8 @@ def own_lab(tmp_path_factory):
     lab.down()
 
 
-def discover_into(lab, store_path, **extravars):
-    status, outcomes = run_playbook(Path(lab.status()["inventory"]), DISCOVER,
-                                    {"calipso_environment": "lab", **extravars},
-                                    {"CALIPSO_STORE": str(store_path)})
-    assert status == "successful", {h: o.result for h, o in outcomes.items()}
-    return outcomes["localhost"].result["msg"]
+def discover_into(lab, store_path, limit=None, **extravars):
+    return discover(Path(lab.status()["inventory"]), "lab", str(store_path), limit, extravars)
 
 
 def test_a_removed_vm_leaves_the_inventory_and_nothing_else_moves(own_lab, tmp_path):
@@ -119,3 +109,24 @@ def test_discovery_with_the_cloud_api_down_keeps_the_switch_level_inventory(own_
     types = {o["type"] for o in store.find("objects", "lab")}
     assert {"host", "host_pnic", "vedge", "vconnector", "vnic", "vservice", "otep"} <= types
     assert "network" not in types
+
+
+def test_a_limited_discovery_replaces_only_those_hosts_part(own_lab, tmp_path):
+    store_path = tmp_path / "inventory.db"
+    discover_into(own_lab, store_path)
+    store = EmbeddedStore(store_path)
+    before = {o["id"]: o for o in store.find("objects", "lab")}
+    assert discover_into(own_lab, store_path, limit="compute1")["documents_written"] == 0
+    assert {o["id"]: o for o in store.find("objects", "lab")} == before
+    description = own_lab.description()
+    server = next(s for s in description["servers"] if s["name"] == "app-1")
+    port = next(p for p in description["ports"] if p["id"] == server["port_ids"][0])
+    own_lab.remove_vm("app-1")
+    discover_into(own_lab, store_path, limit="compute1")
+    after = {o["id"]: o for o in store.find("objects", "lab")}
+    devices = port["devices"]
+    assert set(before) - set(after) == {server["id"], port["id"]} | {
+        f"compute1-{devices[d]}" for d in ("tap", "qbr")}
+    for obj_id, obj in after.items():
+        if "compute1" not in obj["hosts"]:
+            assert obj["generation"] == before[obj_id]["generation"], obj_id

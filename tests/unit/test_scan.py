@@ -78,3 +78,44 @@ def test_without_the_cloud_the_switch_level_inventory_is_stored(tmp_path):
     assert report.cloud_error and "no-such-cloud" in report.cloud_error
     types = {o["type"] for o in store.find("objects", "lab")}
     assert {"host", "vedge", "vconnector", "vnic", "otep", "vservice", "host_pnic"} <= types
+
+
+def test_a_scan_limited_to_one_host_replaces_only_that_hosts_part(tmp_path, cloud):
+    store = EmbeddedStore(tmp_path / "inventory.db")
+    run_scan("lab", FACTS, store, cloud)
+    objects_before = {o["id"]: o for o in store.find("objects", "lab")}
+    cliques_before = {c["id"]: c for c in store.find("cliques", "lab")}
+    # nothing changed on compute3: a limited rescan writes nothing
+    limited = {"compute3": FACTS["compute3"]}
+    assert run_scan("lab", limited, store, cloud, limit=["compute3"]) \
+        .summary.documents_written == 0
+    # a VM's tap goes away on compute3 (a Linux-bridge host) only
+    server = next(s for s in DESCRIPTION["servers"] if s["host"] == "compute3")
+    port = next(p for p in DESCRIPTION["ports"] if p["id"] == server["port_ids"][0])
+    facts = copy.deepcopy(limited)
+    host = facts["compute3"]
+    host["calipso_host"]["interfaces"] = [i for i in host["calipso_host"]["interfaces"]
+                                          if i["name"] != port["devices"]["tap"]]
+    for bridge in host["calipso_linuxbridge"]["bridges"]:
+        bridge["members"] = [m for m in bridge["members"] if m["name"] != port["devices"]["tap"]]
+    run_scan("lab", facts, store, cloud, limit=["compute3"])
+    after = {o["id"]: o for o in store.find("objects", "lab")}
+    assert set(objects_before) - set(after) == {f"compute3-{port['devices']['tap']}"}
+    for obj_id, obj in after.items():
+        if "compute3" not in obj["hosts"]:
+            assert obj["generation"] == objects_before[obj_id]["generation"], obj_id
+    tunnels = store.find("links", "lab", {"link_type": "otep-otep"})
+    assert len(tunnels) == 6 and {t["state"] for t in tunnels} == {"up"}
+    cliques_after = {c["id"]: c for c in store.find("cliques", "lab")}
+    assert set(cliques_after) == set(cliques_before)
+    for clique_id, clique in cliques_after.items():
+        if "compute3" not in clique["hosts"] + cliques_before[clique_id]["hosts"]:
+            assert clique["generation"] == cliques_before[clique_id]["generation"]
+    vm_clique = cliques_after[f"instance:{server['id']}"]
+    assert f"compute3-{port['devices']['tap']}" not in vm_clique["nodes"]
+    # compute3 no longer serves that VM's network: its peers' cliques drop the tunnel to it
+    for peer in DESCRIPTION["servers"]:
+        peer_port = next(p for p in DESCRIPTION["ports"] if p["id"] == peer["port_ids"][0])
+        if peer_port["network_id"] == port["network_id"] and peer["host"] != "compute3":
+            assert "compute3" not in cliques_after[f"instance:{peer['id']}"]["hosts"]
+            assert "compute3" in cliques_before[f"instance:{peer['id']}"]["hosts"]

@@ -37,6 +37,13 @@ options:
     type: list
     elements: str
     required: true
+  limit:
+    description:
+      - Replace only these hosts' part of the inventory (C(ansible-playbook --limit)); the
+        other hosts' objects and links stay as stored, tunnels and cliques are recomputed.
+      - Empty or absent, the whole environment is replaced.
+    type: list
+    elements: str
   store:
     description:
       - The inventory store, C(mongodb://...) or the path of the embedded store.
@@ -114,6 +121,7 @@ def main():
             "environment": {"type": "str", "required": True},
             "facts": {"type": "dict", "required": True},
             "hosts": {"type": "list", "elements": "str", "required": True},
+            "limit": {"type": "list", "elements": "str"},
             "store": {"type": "str"},
             "cloud": {"type": "str"},
             "clouds_yaml": {"type": "path"},
@@ -138,7 +146,8 @@ def main():
                          properties=inventory.properties)
     try:
         store = open_store(params["store"])
-        report = run_scan(params["environment"], params["facts"], store, params["cloud"])
+        report = run_scan(params["environment"], params["facts"], store, params["cloud"],
+                          limit=params["limit"])
     except Exception as exc:  # the store or a builder failed: nothing was committed
         module.fail_json(msg="scan failed, the inventory is left as it was: %s" % exc,
                          exception=traceback.format_exc())
