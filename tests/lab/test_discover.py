@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from calipso_core.discovery.runner import discover
+from calipso_core.discovery.runner import DiscoveryFailed, discover
+from calipso_core.lab import hosts
 from calipso_core.lab.manager import Lab
 from calipso_core.lab.spec import LabSpec
 from calipso_core.store import EmbeddedStore
@@ -130,3 +131,16 @@ def test_a_limited_discovery_replaces_only_those_hosts_part(own_lab, tmp_path):
     for obj_id, obj in after.items():
         if "compute1" not in obj["hosts"]:
             assert obj["generation"] == before[obj_id]["generation"], obj_id
+
+
+def test_an_unreachable_host_stops_the_scan_and_the_inventory_stays(own_lab, tmp_path):
+    """Runs last in this module: it leaves compute2 without sshd."""
+    store_path = tmp_path / "inventory.db"
+    discover_into(own_lab, store_path)
+    store = EmbeddedStore(store_path)
+    before = store.find("objects", "lab")
+    hosts.kill_processes([own_lab._record()["sshd"]["compute2"]])
+    with pytest.raises(DiscoveryFailed, match="compute2"):
+        discover_into(own_lab, store_path)
+    assert store.find("objects", "lab") == before
+    assert [s["generation"] for s in store.scans("lab") if s["state"] == "committed"] == [1]
