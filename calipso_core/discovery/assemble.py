@@ -35,6 +35,7 @@ def _merge(existing: Doc, other: Doc) -> None:
         if other.get(key) and (not existing.get(key) or existing[key] == existing["id"]):
             existing[key] = other[key]
     existing["attributes"] = {**other.get("attributes", {}), **existing.get("attributes", {})}
+    existing["source"] = sorted({*existing["source"], *other["source"]})
 
 
 def detect_drivers(objects: Iterable[Doc]) -> dict[str, Any]:

@@ -32,6 +32,7 @@ class CloudView:
     ports: list[Doc] = field(default_factory=list)
     routers: list[Doc] = field(default_factory=list)
     servers: list[Doc] = field(default_factory=list)
+    hypervisors: list[Doc] = field(default_factory=list)
     agents: list[Doc] = field(default_factory=list)
 
 
@@ -53,6 +54,7 @@ def fetch_cloud(cloud: str) -> CloudView:
                 ports=[p.to_dict() for p in conn.network.ports()],
                 routers=[r.to_dict() for r in conn.network.routers()],
                 servers=[s.to_dict() for s in conn.compute.servers(all_projects=True)],
+                hypervisors=[h.to_dict() for h in conn.compute.hypervisors(details=True)],
                 agents=[a.to_dict() for a in conn.network.agents()],
             )
         finally:
@@ -69,7 +71,7 @@ def _obj(obj_type: str, obj_id: str, name: str, host: str | None = None,
     return {"type": obj_type, "id": obj_id, "name": name or obj_id, "host": host,
             "parent_type": parent[0] if parent else None,
             "parent_id": parent[1] if parent else None, "project": project,
-            "attributes": attributes}
+            "source": ["cloud_api"], "attributes": attributes}
 
 
 def cloud_objects(view: CloudView) -> list[Doc]:
@@ -120,15 +122,41 @@ def cloud_objects(view: CloudView) -> list[Doc]:
     return objects
 
 
+def _name_from_cloud(obj: Doc, routers: dict[str, Doc], networks: dict[str, Doc],
+                     hypervisors: dict[str | None, Doc]) -> None:
+    """A qrouter/qdhcp vservice takes its router's or network's name and project; a host its
+    hypervisor's type, state and status."""
+    attributes = obj["attributes"]
+    if obj["type"] == "host":
+        hypervisor = hypervisors.get(obj["id"])
+        if hypervisor is not None:
+            attributes.update(hypervisor_type=hypervisor.get("hypervisor_type"),
+                              hypervisor_state=hypervisor.get("state"),
+                              hypervisor_status=hypervisor.get("status"))
+        return
+    source = (routers if attributes.get("service_type") == "router" else networks).get(
+        attributes.get("object_id") or "")
+    if source is not None:
+        # The namespace's own name stays in the id and in attributes.namespace.
+        obj["name"] = f"{obj['name'].split('-', 1)[0]}-{source['name']}"
+        obj["project"] = source.get("project_id") or None
+
+
 def correlate(host_objects: list[Doc], view: CloudView) -> list[Doc]:
     """Join host-level vnics with Neutron ports (by OVS iface-id, else by the tap or namespace
     device named after the port on the port's bound host). Returns the instance-vnic links the
     cloud tells (the only ones on Linux-bridge hosts, where nothing local names the instance)."""
     ports = {p["id"]: p for p in view.ports}
+    routers = {r["id"]: r for r in view.routers}
+    networks = {n["id"]: n for n in view.networks}
+    hypervisors = {h.get("name"): h for h in view.hypervisors}
     by_device = {(p.get("binding_host_id"), p["id"][:DEVICE_ID_CHARS]): p for p in view.ports}
     servers = {s["id"]: s for s in view.servers}
     links = []
     for obj in host_objects:
+        if obj["type"] in ("vservice", "host"):
+            _name_from_cloud(obj, routers, networks, hypervisors)
+            continue
         if obj["type"] != "vnic":
             continue
         attributes = obj["attributes"]

@@ -163,7 +163,8 @@ def _services(inv: HostInventory, host: Doc, host_facts: Doc,
             continue
         service = inv.add("vservice", f"{inv.host}-{namespace['name']}", namespace["name"],
                           ("host", host["id"]), service_type=kind,
-                          object_id=namespace.get("object_id"), error=namespace.get("error"))
+                          object_id=namespace.get("object_id"), error=namespace.get("error"),
+                          namespace=namespace["name"])
         for iface in namespace.get("interfaces", []):
             if iface.get("kind") == "loopback":
                 continue

@@ -45,7 +45,8 @@ class HostInventory:
             **attributes: Any) -> Doc:
         doc = {"type": obj_type, "id": obj_id, "name": name, "host": self.host,
                "parent_type": parent[0] if parent else None,
-               "parent_id": parent[1] if parent else None, "attributes": attributes}
+               "parent_id": parent[1] if parent else None, "project": None,
+               "source": ["host_facts"], "attributes": attributes}
         self.objects.append(doc)
         return doc
 

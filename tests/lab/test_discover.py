@@ -46,6 +46,31 @@ def test_every_lab_object_appears_once_with_its_host_and_project(discovered, des
     hosts = len(description["hosts"])
     assert len(tunnels) == hosts * (hosts - 1) // 2
     assert {t["state"] for t in tunnels} == {"up"}
+    by_host = {h["name"]: h for h in description["hosts"]}
+    for port in description["ports"]:
+        assert objects[port["id"]]["type"] == "port"
+        host = port["binding:host_id"]
+        devices = port["devices"]
+        if "namespace" in devices:  # DHCP and router namespaces and their devices
+            service = objects[f"{host}-{devices['namespace']}"]
+            assert service["type"] == "vservice" and service["host"] == host
+            device = devices.get("tap") or devices.get("qr") or devices["qg"]
+            vnic = objects[f"{host}-{devices['namespace']}-{device}"]
+        else:
+            vnic = objects[f"{host}-{devices['tap']}"]
+            bridge = devices.get("qbr") or (devices["bridge"] if devices["bridge"] != "br-int"
+                                            else None)
+            if bridge:
+                assert objects[f"{host}-{bridge}"]["type"] == "vconnector"
+        assert (vnic["host"], vnic["attributes"]["network_id"]) == (host, port["network_id"])
+        assert vnic["project"] == (port["project_id"] or None)
+    for name, host in by_host.items():
+        if host["system_id"]:
+            assert objects[host["system_id"]]["type"] == "vedge"
+        for nic in host["nics"]:
+            assert objects[f"{name}-{nic['name']}"]["type"] == "host_pnic"
+    # each object once: ids are unique in the store
+    assert len(store.find("objects", "lab")) == len(objects)
 
 
 def test_a_second_discovery_with_nothing_changed_writes_nothing(discovered):
@@ -131,6 +156,33 @@ def test_a_limited_discovery_replaces_only_those_hosts_part(own_lab, tmp_path):
     for obj_id, obj in after.items():
         if "compute1" not in obj["hosts"]:
             assert obj["generation"] == before[obj_id]["generation"], obj_id
+
+
+def test_each_vms_clique_spans_its_path_and_the_tunnels_of_its_network(discovered,
+                                                                      description):
+    _, _, store = discovered
+    hosts = {h["name"]: h for h in description["hosts"]}
+    for server in description["servers"]:
+        port = next(p for p in description["ports"] if p["id"] == server["port_ids"][0])
+        host = hosts[server["host"]]
+        clique = store.get("cliques", "lab", f"instance:{server['id']}")
+        nodes = set(clique["nodes"])
+        devices = port["devices"]
+        expected = {server["id"], f"{host['name']}-{devices['tap']}", f"{host['name']}-eth1",
+                    port["network_id"]}
+        if "qbr" in devices:
+            expected.add(f"{host['name']}-{devices['qbr']}")
+        if host["layout"] == "linuxbridge":
+            expected.add(f"{host['name']}-{devices['bridge']}")
+        else:
+            expected.add(host["system_id"])
+        serving = {p["binding:host_id"] for p in description["ports"]
+                   if p["network_id"] == port["network_id"]}
+        expected |= {f"{h}-otep-{hosts[h]['tunnel_ip']}" for h in serving}
+        assert expected <= nodes, server["name"]
+        assert {n for n in nodes if "-otep-" in n} == \
+            {f"{h}-otep-{hosts[h]['tunnel_ip']}" for h in serving}
+        assert set(clique["hosts"]) == serving
 
 
 def test_an_unreachable_host_stops_the_scan_and_the_inventory_stays(own_lab, tmp_path):

@@ -190,3 +190,24 @@ def test_each_vms_clique_on_the_lab_holds_its_path_to_the_network(view):
                    (x["source_id"], x["target_id"])}
         assert len(tunnels) == len(serving) - 1
         assert {x for x in clique_links if x.startswith("otep-otep:")} == tunnels
+
+
+def test_service_namespaces_and_hosts_take_the_clouds_names(view):
+    facts = {h["name"]: json.loads((DATA / f"{h['name']}.json").read_text())
+             for h in DESCRIPTION["hosts"]}
+    objects = {o["id"]: o for o in assemble("lab", facts, view).objects}
+    router = DESCRIPTION["routers"][0]
+    qrouter = objects[f"{router['host']}-qrouter-{router['id']}"]
+    assert (qrouter["name"], qrouter["project"]) == (f"qrouter-{router['name']}",
+                                                     router["project_id"])
+    assert qrouter["attributes"]["namespace"] == f"qrouter-{router['id']}"
+    assert sorted(qrouter["source"]) == ["host_facts"]
+    for net in DESCRIPTION["networks"]:
+        dhcp = objects.get(f"controller-qdhcp-{net['id']}")
+        if dhcp is not None:
+            assert dhcp["name"] == f"qdhcp-{net['name']}"
+    for host in DESCRIPTION["hosts"]:
+        expected = "QEMU" if host["role"] == "compute" else None
+        assert objects[host["name"]]["attributes"].get("hypervisor_type") == expected
+    instance = objects[DESCRIPTION["servers"][0]["id"]]
+    assert instance["source"] == ["cloud_api", "host_facts"]
