@@ -3,11 +3,18 @@ on the controller with the lab's OpenStack API, committed to the embedded store.
 
 from __future__ import annotations
 
+import fcntl
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from calipso_core.discovery.runner import DiscoveryFailed, discover
+from calipso_core.ansible_run import ansible_env
+from calipso_core.discovery.runner import DISCOVER_PLAYBOOK, DiscoveryFailed, discover
 from calipso_core.lab import hosts
 from calipso_core.lab.manager import Lab
 from calipso_core.lab.spec import LabSpec
@@ -186,7 +193,7 @@ def test_each_vms_clique_spans_its_path_and_the_tunnels_of_its_network(discovere
 
 
 def test_an_unreachable_host_stops_the_scan_and_the_inventory_stays(own_lab, tmp_path):
-    """Runs last in this module: it leaves compute2 without sshd."""
+    """Runs after the other tests of own_lab: it leaves that lab's compute2 without sshd."""
     store_path = tmp_path / "inventory.db"
     discover_into(own_lab, store_path)
     store = EmbeddedStore(store_path)
@@ -196,3 +203,44 @@ def test_an_unreachable_host_stops_the_scan_and_the_inventory_stays(own_lab, tmp
         discover_into(own_lab, store_path)
     assert store.find("objects", "lab") == before
     assert [s["generation"] for s in store.scans("lab") if s["state"] == "committed"] == [1]
+
+
+def test_a_scan_killed_midway_leaves_the_previous_inventory(lab, tmp_path):
+    """Discovery of the lab killed (SIGKILL, whole process group) after its scan began and
+    before it committed: the embedded store's writer lock is taken by the test as soon as the
+    scan is seen running, so the scanner blocks inside the scan and dies there."""
+    store_path = tmp_path / "inventory.db"
+    inventory = Path(lab.status()["inventory"])
+    discover(inventory, "lab", str(store_path))
+    store = EmbeddedStore(store_path)
+    before = store.find("objects", "lab")
+    env = {**os.environ, **ansible_env(), "CALIPSO_STORE": str(store_path)}
+    for _attempt in range(5):
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory),
+             str(DISCOVER_PLAYBOOK), "-e", "calipso_environment=lab"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)
+        lock = os.open(str(store_path) + ".lock", os.O_RDWR | os.O_CREAT)
+        try:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and proc.poll() is None:
+                scans = EmbeddedStore(store_path).scans("lab", limit=1)
+                if scans and scans[0]["state"] == "running":
+                    fcntl.flock(lock, fcntl.LOCK_EX)  # the scanner's next write waits here
+                    break
+                time.sleep(0.002)
+            caught = EmbeddedStore(store_path).scans("lab", limit=1)[0]["state"] == "running"
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        finally:
+            os.close(lock)  # releases the lock
+        if caught:
+            break
+    assert caught, "the scan was never caught running"
+    after = EmbeddedStore(store_path)
+    assert after.find("objects", "lab") == before
+    assert [s["state"] for s in after.scans("lab")][:2] == ["running", "committed"]
+    report = discover(inventory, "lab", str(store_path))  # the next scan cleans up and commits
+    assert report["documents_written"] == 0
+    assert EmbeddedStore(store_path).find("objects", "lab") == before
