@@ -1,0 +1,97 @@
+"""check_vnic: is a virtual NIC (a VM's tap, a qvo/qvb veth end ...) present, up and plugged in?
+
+The device must exist and be up (`ip -j link show dev NAME`). With --bridge, its master must be
+that Linux bridge. With --ovs-bridge, it must be a port of that OVS bridge
+(`ovs-vsctl --timeout=2 port-to-br NAME`) and, with --tag, carry that VLAN tag
+(`ovs-vsctl --timeout=2 get Port NAME tag`).
+
+States: OK; CRITICAL when the device is missing or down, on another (or no) bridge, not an OVS
+port of the bridge, or has another tag; UNKNOWN on a missing tool, malformed output or an OVS
+database that does not answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import calipso_check_common as common
+
+NAME = "VNIC"
+DOWN_OPERSTATES = ("DOWN", "LOWERLAYERDOWN", "NOTPRESENT")
+
+
+def parser() -> common.Parser:
+    p = common.Parser(NAME, prog="check_vnic.py", description=__doc__)
+    p.add_argument("--device", required=True, type=common.device_name,
+                   help="the vnic's device name on this host")
+    p.add_argument("--bridge", type=common.device_name, metavar="LINUXBRIDGE",
+                   help="the Linux bridge the device must be enslaved to")
+    p.add_argument("--ovs-bridge", type=common.device_name, metavar="BR",
+                   help="the OVS bridge the device must be a port of")
+    p.add_argument("--tag", type=int, metavar="N",
+                   help="the VLAN tag of the OVS port (needs --ovs-bridge)")
+    return p
+
+
+def check(args: argparse.Namespace, system: common.System) -> common.Result:
+    device = args.device
+    if args.tag is not None and not args.ovs_bridge:
+        common.unknown("usage: --tag needs --ovs-bridge")
+    if args.tag is not None and not 0 <= args.tag <= 4095:
+        common.unknown(f"usage: --tag must be a VLAN id 0..4095, not {args.tag}")
+
+    shown = system.run(["ip", "-j", "link", "show", "dev", device])
+    if not shown.ok and "does not exist" in shown.error():
+        common.critical(f"device {device} does not exist")
+    links = common.parse_json(common.require(shown))
+    if not isinstance(links, list) or len(links) != 1 or not isinstance(links[0], dict):
+        common.unknown(f"unexpected output of `ip -j link show dev {device}`")
+    link = links[0]
+    flags = link.get("flags", [])
+    operstate = link.get("operstate", "UNKNOWN")
+    if "UP" not in flags:
+        common.critical(f"device {device} is administratively down")
+    if operstate in DOWN_OPERSTATES or "NO-CARRIER" in flags:
+        common.critical(f"device {device} has no carrier (operstate {operstate})")
+
+    found = [f"{device} is up"]
+    if args.bridge:
+        master = link.get("master")
+        if master != args.bridge:
+            where = f"on bridge {master}" if master else "on no bridge"
+            common.critical(f"device {device} is {where}, expected on bridge {args.bridge}")
+        found.append(f"on bridge {master}")
+    if args.ovs_bridge:
+        found.append(check_ovs_port(system, device, args.ovs_bridge, args.tag))
+    return common.Result(common.OK, " ".join(found))
+
+
+def check_ovs_port(system: common.System, device: str, bridge: str, tag: int | None) -> str:
+    port = system.run(["ovs-vsctl", "--timeout=2", "port-to-br", device], common.OVS_TIMEOUT)
+    if not port.ok and "no port named" in port.error():
+        common.critical(f"device {device} is not a port of any OVS bridge, expected on {bridge}")
+    on = common.require(port, "OVS database").stdout.strip()
+    if on != bridge:
+        common.critical(f"device {device} is a port of OVS bridge {on}, expected {bridge}")
+    if tag is None:
+        return f"on OVS bridge {bridge}"
+    got = common.require(system.run(["ovs-vsctl", "--timeout=2", "get", "Port", device, "tag"],
+                                    common.OVS_TIMEOUT), "OVS database").stdout.strip()
+    if got == "[]":
+        common.critical(f"OVS port {device} on {bridge} has no VLAN tag, expected {tag}")
+    if not got.isdigit():
+        common.unknown(f"unexpected tag {got!r} of OVS port {device}")
+    if int(got) != tag:
+        common.critical(f"OVS port {device} on {bridge} has VLAN tag {got}, expected {tag}")
+    return f"on OVS bridge {bridge} with tag {tag}"
+
+
+def main(argv: list[str] | None = None, system: common.System | None = None) -> int:
+    return common.main(NAME, parser(), check, argv, system)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
