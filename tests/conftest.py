@@ -6,6 +6,7 @@ import os
 import shlex
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,15 +18,23 @@ from calipso_core.lab.spec import LabSpec
 TEST_LAB = LabSpec(name="ptest", address_base="10.251")
 
 
-@pytest.fixture(scope="session")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+@contextmanager
+def lab_of_its_own(spec: LabSpec, base: Path) -> Iterator[Lab]:
+    """A lab kept under base, up for the block and down after it (needs root)."""
     if os.geteuid() != 0:
         pytest.fail("the lab tests need root: run them through ./bootstrap test")
-    base = tmp_path_factory.mktemp("lab")
-    lab = Lab(TEST_LAB, base / "state", base / "inventory" / "hosts.yml")
+    lab = Lab(spec, base / "state", base / "inventory" / "hosts.yml")
     lab.up()
-    yield lab
-    lab.down()
+    try:
+        yield lab
+    finally:
+        lab.down()
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    with lab_of_its_own(TEST_LAB, tmp_path_factory.mktemp("lab")) as session_lab:
+        yield session_lab
 
 
 @pytest.fixture(scope="session")

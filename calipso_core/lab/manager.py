@@ -152,6 +152,17 @@ class Lab:
         except FileNotFoundError as exc:
             raise LabError(f"lab {self.spec.name} is not up (no {exc.filename})") from exc
 
+    def host(self, name: str) -> HostNamespaces:
+        """Enter a host of the running lab: its anchor's namespaces and, where it runs OVS, its
+        OVS environment (for changing the lab, as remove_vm and fault tests do)."""
+        desc_host = next((h for h in self.description()["hosts"] if h["name"] == name), None)
+        anchor = self._record().get("anchors", {}).get(name)
+        if desc_host is None or anchor is None:
+            raise LabError(f"lab {self.spec.name} has no host {name!r} up")
+        env = hosts.ovs_env(self.paths.host_dir(name) / "ovs") if desc_host["ovs_bridges"] \
+            else {}
+        return HostNamespaces(anchor, env)
+
     def remove_vm(self, name: str) -> None:
         """Delete a VM as Nova and Neutron would: unplug its devices from its host's bridges,
         remove its namespace, and drop its server and port from the description (which the
@@ -162,10 +173,7 @@ class Lab:
             raise LabError(f"lab {self.spec.name} has no VM {name!r}")
         host = next(h for h in description["hosts"] if h["name"] == server["host"])
         port = next(p for p in description["ports"] if p["id"] == server["port_ids"][0])
-        ns = HostNamespaces(self._record()["anchors"][host["name"]],
-                            hosts.ovs_env(self.paths.host_dir(host["name"]) / "ovs")
-                            if host["ovs_bridges"] else {})
-        plumbing.unplug_vm(port, host, ns)
+        plumbing.unplug_vm(port, host, self.host(host["name"]))
         run(["ip", "netns", "delete", server["netns"]])
         description["servers"] = [s for s in description["servers"] if s is not server]
         description["ports"] = [p for p in description["ports"] if p is not port]

@@ -23,10 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from calipso_core.lab import hosts as lab_hosts
 from calipso_core.lab.manager import Lab
 from calipso_core.lab.spec import LabSpec
-from calipso_core.lab.system import HostNamespaces
+from tests.conftest import lab_of_its_own
 
 PLUGINS = Path(__file__).resolve().parents[2] / "roles" / "sensu_agent" / "files" / "plugins"
 REMOTE_PYTHON = "/usr/bin/python3"
@@ -166,12 +165,6 @@ def report(outcomes: dict[str, Outcome], keys: set[str] | None = None) -> str:
                      for key, o in sorted(outcomes.items()) if keys is None or key in keys)
 
 
-def host_namespaces(lab: Lab, description: dict, host: str) -> HostNamespaces:
-    desc_host = next(h for h in description["hosts"] if h["name"] == host)
-    env = lab_hosts.ovs_env(lab.paths.host_dir(host) / "ovs") if desc_host["ovs_bridges"] else {}
-    return HostNamespaces(lab._record()["anchors"][host], env)
-
-
 # -- the session lab: everything OK --------------------------------------------------------------
 
 def test_every_object_of_the_lab_checks_ok_on_its_host(lab, description):
@@ -214,13 +207,8 @@ def test_a_check_reports_real_trouble_on_the_lab(lab, description):
 
 @pytest.fixture(scope="module")
 def fault_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    if os.geteuid() != 0:
-        pytest.fail("the lab tests need root: run them through ./bootstrap test")
-    base = tmp_path_factory.mktemp("pchk")
-    lab = Lab(FAULT_LAB, base / "state", base / "inventory" / "hosts.yml")
-    lab.up()
-    yield lab
-    lab.down()
+    with lab_of_its_own(FAULT_LAB, tmp_path_factory.mktemp("pchk")) as lab:
+        yield lab
 
 
 @pytest.fixture(scope="module")
@@ -292,7 +280,7 @@ def test_deleted_qvo_port_fails_its_vnic_and_its_instance(fault_lab, fault_descr
     server, port = vm(fault_description, "ovs-hybrid")
     host = server["host"]
     qvo = port["devices"]["qvo"]
-    ns = host_namespaces(fault_lab, fault_description, host)
+    ns = fault_lab.host(host)
     before = baseline.take(fault_lab, fault_checks)
     # Keep what it takes to plug the port back as the OVS agent had it.
     vlan = ns.run(["ovs-vsctl", "--timeout=5", "get", "Port", qvo, "tag"]).strip()
@@ -314,7 +302,7 @@ def test_linux_bridge_down_fails_its_vconnector_and_its_instances(fault_lab, fau
     brq = port["devices"]["bridge"]
     on_brq = {f"controller instance {s['name']}" for s in fault_description["servers"]
               if s["host"] == host and vm_port(fault_description, s)["devices"]["bridge"] == brq}
-    ns = host_namespaces(fault_lab, fault_description, host)
+    ns = fault_lab.host(host)
     before = baseline.take(fault_lab, fault_checks)
     ns.run(["ip", "link", "set", brq, "down"])
     after = assert_fault(fault_lab, fault_checks, before, {f"{host} vconnector {brq}", *on_brq})
@@ -335,7 +323,7 @@ def test_tunnel_bridge_down_fails_every_tunnel_to_the_host_and_its_vms(fault_lab
     host = "compute1"
     tunnel_ip = next(h["tunnel_ip"] for h in fault_description["hosts"] if h["name"] == host)
     oteps = {k for k, c in fault_checks.items() if c.plugin == "otep"}
-    ns = host_namespaces(fault_lab, fault_description, host)
+    ns = fault_lab.host(host)
     before = baseline.take(fault_lab, fault_checks)
     ns.run(["ip", "link", "set", "br-phy", "down"])
     after = assert_fault(fault_lab, fault_checks, before,
@@ -359,7 +347,7 @@ def test_killed_dnsmasq_fails_its_vservice_only(fault_lab, fault_description, fa
     pid = int(pid_file.read_text())
     cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
     assert Path(cmdline[0]).name == "dnsmasq"
-    ns = host_namespaces(fault_lab, fault_description, controller)
+    ns = fault_lab.host(controller)
     before = baseline.take(fault_lab, fault_checks)
     os.kill(pid, signal.SIGKILL)
     after = assert_fault(fault_lab, fault_checks, before,

@@ -16,9 +16,9 @@ import pytest
 from calipso_core.ansible_run import ansible_env
 from calipso_core.discovery.runner import DISCOVER_PLAYBOOK, DiscoveryFailed, discover
 from calipso_core.lab import hosts
-from calipso_core.lab.manager import Lab
 from calipso_core.lab.spec import LabSpec
 from calipso_core.store import EmbeddedStore
+from tests.conftest import lab_of_its_own
 
 
 @pytest.fixture(scope="module")
@@ -88,12 +88,9 @@ def test_a_second_discovery_with_nothing_changed_writes_nothing(discovered):
 @pytest.fixture(scope="module")
 def own_lab(tmp_path_factory):
     """A lab of this module's own, since removing a VM changes it for good."""
-    base = tmp_path_factory.mktemp("own-lab")
-    lab = Lab(LabSpec(name="pdisc", address_base="10.244"), base / "state",
-              base / "hosts.yml")
-    lab.up()
-    yield lab
-    lab.down()
+    with lab_of_its_own(LabSpec(name="pdisc", address_base="10.244"),
+                        tmp_path_factory.mktemp("own-lab")) as lab:
+        yield lab
 
 
 def discover_into(lab, store_path, limit=None, **extravars):
