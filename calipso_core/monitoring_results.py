@@ -98,9 +98,9 @@ def record(store: MongoStore, result: CheckResult) -> RecordOutcome:
     counted while it lasts, cleared on OK)."""
     if store.get("objects", result.environment, result.object_id) is None:
         return RecordOutcome(False, result.severity, False, 0)
-    with store._transaction(write=True):
+    with store.transaction(write=True):
         key = f"{result.environment}:{result.object_id}:{result.check}"
-        statuses = store._collection(STATUS)
+        statuses = store.records(STATUS)
         previous = statuses.find_one({"_id": key}) or {}
         changed = previous.get("status") != result.severity
         history = [*previous.get("history", []),
@@ -116,7 +116,7 @@ def record(store: MongoStore, result: CheckResult) -> RecordOutcome:
             statuses.update_one({"_id": key}, {"$set": status})
         else:
             statuses.insert_one({"_id": key, **status})
-        messages = store._collection(MESSAGES)
+        messages = store.records(MESSAGES)
         active = {"environment": result.environment, "object_id": result.object_id,
                   "check": result.check, "state": "active"}
         if result.status_code == 0:
@@ -144,16 +144,16 @@ def record(store: MongoStore, result: CheckResult) -> RecordOutcome:
 
 def statuses(store: MongoStore, environment: str, object_id: str | None = None) -> list[Doc]:
     query = {"environment": environment, **({"object_id": object_id} if object_id else {})}
-    with store._transaction(write=False):
+    with store.transaction(write=False):
         return [{k: v for k, v in d.items() if k != "_id"}
-                for d in store._collection(STATUS).find(query)]
+                for d in store.records(STATUS).find(query)]
 
 
 def messages(store: MongoStore, environment: str, **match: Any) -> list[Doc]:
     query = {"environment": environment, **match}
-    with store._transaction(write=False):
+    with store.transaction(write=False):
         return [{k: v for k, v in d.items() if k != "_id"} | {"id": d["_id"]}
-                for d in store._collection(MESSAGES).find(query)]
+                for d in store.records(MESSAGES).find(query)]
 
 
 def handle(raw: str, store: MongoStore, default_environment: str | None = None) -> str:

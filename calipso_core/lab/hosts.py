@@ -21,6 +21,10 @@ from calipso_core.lab.system import HostNamespaces, run
 
 NETNS_DIR = Path("/run/netns")
 PROC = Path("/proc")
+# Directories each host has of its own (bound over the shared root filesystem in the host's mount
+# namespace), so that what a role installs on one host is not seen on another: the Sensu agent's
+# configuration and state, and Calipso's check plugins.
+PRIVATE_DIRS = (Path("/etc/sensu"), Path("/var/lib/sensu"), Path("/usr/local/lib/calipso"))
 
 
 class LabHostError(RuntimeError):
@@ -77,6 +81,14 @@ def create_host(lab: str, name: str, host_dir: Path, with_ovs: bool) -> HostName
     run(["nsenter", "-t", str(anchor.pid), "--uts", "--", "hostname", name])
     run(["nsenter", "-t", str(anchor.pid), "--mount", "--", "mount", "--bind",
          str(own_netns_dir), str(NETNS_DIR)])
+    for shared in PRIVATE_DIRS:
+        own = host_dir / "root" / shared.relative_to("/")
+        own.mkdir(parents=True, exist_ok=True)
+        # The mount point must exist in the shared tree; it stays empty there (and stays after
+        # the lab is gone: removing it would detach the binds of any other lab that is up).
+        shared.mkdir(parents=True, exist_ok=True)
+        run(["nsenter", "-t", str(anchor.pid), "--mount", "--", "mount", "--bind", str(own),
+             str(shared)])
     env = ovs_env(host_dir / "ovs") if with_ovs else {}
     host = HostNamespaces(anchor.pid, env)
     host.run(["ip", "link", "set", "lo", "up"])

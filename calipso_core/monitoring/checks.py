@@ -10,7 +10,9 @@ object a result is about from the labels `calipso_object_id`, `calipso_object_ty
 Monitored types and their plugins:
     vedge       check_vedge.py --switch ovs|vpp
     vconnector  check_vconnector.py --bridge NAME [--member DEV]...   (Linux bridges only)
-    vnic        check_vnic.py --device TAP --bridge BRIDGE             (Linux bridge, hybrid qbr)
+    vnic        check_vnic.py --device TAP --bridge BRIDGE             (Linux-bridge agent)
+                check_vnic.py --device TAP --bridge QBR --ovs-port QVO --ovs-bridge BR [--tag N]
+                                                                       (OVS hybrid plug)
                 check_vnic.py --device TAP --ovs-bridge BR [--tag N]   (OVS native)
                 (instance side only: a vservice's vnics are covered by the vservice's check)
     host_pnic   check_host_pnic.py --device NAME
@@ -262,24 +264,35 @@ def _vconnector(obj: Doc, inv: _Inventory, settings: MonitoringSettings) -> _Cal
 def _vnic(obj: Doc, inv: _Inventory, settings: MonitoringSettings) -> _Call | str:
     if obj["attributes"].get("side") != "instance":
         return "a vservice's vnic: covered by the vservice's check"
-    # On a Linux bridge: the Linux-bridge agent's brq, or the hybrid plug's qbr (whose qvb/qvo
-    # pair to br-int the vconnector's own link describes).
+    # On a Linux bridge: the Linux-bridge agent's brq, or the hybrid plug's qbr, whose qvb/qvo
+    # pair into OVS the vconnector's own link describes: the qvo is checked with the tap, since
+    # losing it cuts the VM off as surely as losing the tap.
     for _link, bridge in inv.targets("vnic-vconnector", obj["id"]):
         if bridge["attributes"].get("kind") != "linux_bridge":
             return "on a VPP bridge domain: no plugin checks vhost-user interfaces"
-        return _Call("check_vnic.py", [("--device", obj["name"]), ("--bridge", bridge["name"])],
-                     obj["host"])
+        options = [("--device", obj["name"]), ("--bridge", bridge["name"])]
+        for link, _vedge_obj in inv.targets("vconnector-vedge", bridge["id"])[:1]:
+            port = _ovs_port_options(link["attributes"])
+            if isinstance(port, str):
+                return f"its bridge's {port}"
+            options += [("--ovs-port", link["attributes"]["ovs_port"]), *port]
+        return _Call("check_vnic.py", options, obj["host"])
     for link, _vedge_obj in inv.targets("vnic-vedge", obj["id"]):
-        attributes = link["attributes"]
-        if not attributes.get("bridge"):
-            return "its OVS port names no bridge"
-        tag = attributes.get("tag")
-        # An untagged port (no local VLAN) is checked for its bridge alone.
-        tag_option = [("--tag", str(tag))] if tag is not None else []
-        return _Call("check_vnic.py", [("--device", obj["name"]),
-                                       ("--ovs-bridge", attributes["bridge"]), *tag_option],
-                     obj["host"])
+        port = _ovs_port_options(link["attributes"])
+        if isinstance(port, str):
+            return f"its {port}"
+        return _Call("check_vnic.py", [("--device", obj["name"]), *port], obj["host"])
     return "on no bridge the inventory knows"
+
+
+def _ovs_port_options(attributes: Doc) -> list[tuple[str, str]] | str:
+    """--ovs-bridge and --tag from a link to an OVS port, or why there are none."""
+    if not attributes.get("bridge") or not attributes.get("ovs_port"):
+        return "OVS port names no bridge or port"
+    tag = attributes.get("tag")
+    # An untagged port (no local VLAN) is checked for its bridge alone.
+    return [("--ovs-bridge", attributes["bridge"]),
+            *([("--tag", str(tag))] if tag is not None else [])]
 
 
 def _host_pnic(obj: Doc, inv: _Inventory, settings: MonitoringSettings) -> _Call | str:

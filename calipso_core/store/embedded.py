@@ -86,7 +86,7 @@ class EmbeddedStore(MongoStore):
         except OSError as exc:
             raise StoreUnavailable(f"cannot create {self.path.parent}: {exc.strerror}") from exc
         super().__init__(mongomock.MongoClient()[DATABASE], lease_seconds=lease_seconds)
-        with self._transaction(write=False):
+        with self.transaction(write=False):
             pass  # a file that is not an inventory fails here, at open
 
     def ensure_indexes(self) -> None:
@@ -94,7 +94,7 @@ class EmbeddedStore(MongoStore):
         insert against the whole collection. The scans' logic keeps versions unique."""
 
     @contextmanager
-    def _transaction(self, write: bool) -> Iterator[None]:
+    def transaction(self, write: bool) -> Iterator[None]:
         with self._mutex:
             if not write:
                 self._refresh()

@@ -54,6 +54,9 @@ ENVIRONMENTS: Final = "environments"
 """Bookkeeping per environment: committed and last started generation, the running scan's lease."""
 SCANS: Final = "scans"
 """One record per scan: state, times, scope, counts, error."""
+RECORDS: Final = ("status", "messages")
+"""Operational records kept beside the inventory and not versioned by scans: each object's check
+status (with history) and the messages its checks raise. Read and written through `records`."""
 
 BATCH: Final = 100_000
 """Operations per bulk_write call: MongoDB's maxWriteBatchSize, so a scan makes a constant number
@@ -242,7 +245,7 @@ def _in_scope(document: Mapping[str, Any], scope: Mapping[str, list[Any]]) -> bo
     return True
 
 
-class _Tracked:
+class TrackedCollection:
     """One collection whose calls are counted: every method here is one round trip (a `bulk`
     is one per batch), and documents written are summed from the server's answers."""
 
@@ -329,18 +332,25 @@ class MongoStore:
         self.stats = Stats()
         self._owns_client = owns_client
 
-    def _transaction(self, write: bool) -> AbstractContextManager[None]:
-        """Brackets each public operation. MongoDB needs nothing (each update is atomic on its
-        own); the embedded store loads, locks and saves its file here."""
+    def transaction(self, write: bool) -> AbstractContextManager[None]:
+        """Brackets each public operation, and callers' groups of `records` calls that belong
+        together. MongoDB needs nothing (each update is atomic on its own); the embedded store
+        loads, locks and saves its file here."""
         return nullcontext()
 
-    def _collection(self, name: str, *extra: Stats) -> _Tracked:
-        return _Tracked(self._db[name], name, (self.stats, *extra))
+    def records(self, name: str) -> TrackedCollection:
+        """One collection of operational records (see RECORDS), to use inside `transaction`."""
+        if name not in RECORDS:
+            raise ValueError(f"unknown record collection {name!r}: one of {', '.join(RECORDS)}")
+        return self._collection(name)
+
+    def _collection(self, name: str, *extra: Stats) -> TrackedCollection:
+        return TrackedCollection(self._db[name], name, (self.stats, *extra))
 
     def ensure_indexes(self) -> None:
         """Create the indexes reads and scans rely on (idempotent). The unique one also guards
         against two versions of one document from the same generation."""
-        with self._transaction(write=False):
+        with self.transaction(write=False):
             for kind in KINDS:
                 self._collection(kind).create_indexes([
                     IndexModel([("environment", 1), ("id", 1), ("valid_from", 1)], unique=True),
@@ -375,7 +385,7 @@ class MongoStore:
         _check_kind(kind)
         _check_filter(filter)
         fields = None if projection is None else {"_id": 0, **dict.fromkeys(projection, 1)}
-        with self._transaction(write=False):
+        with self.transaction(write=False):
             committed = self._committed(environment)
             if not committed:
                 return []
@@ -388,7 +398,7 @@ class MongoStore:
         """How many documents of one kind the committed inventory holds (matching filter)."""
         _check_kind(kind)
         _check_filter(filter)
-        with self._transaction(write=False):
+        with self.transaction(write=False):
             committed = self._committed(environment)
             if not committed:
                 return 0
@@ -397,7 +407,7 @@ class MongoStore:
     def get(self, kind: str, environment: str, id: str) -> Doc | None:
         """One document of the committed inventory by id, or None."""
         _check_kind(kind)
-        with self._transaction(write=False):
+        with self.transaction(write=False):
             committed = self._committed(environment)
             if not committed:
                 return None
@@ -407,14 +417,14 @@ class MongoStore:
 
     def environments(self) -> list[str]:
         """Names of the environments that ever started a scan, sorted."""
-        with self._transaction(write=False):
+        with self.transaction(write=False):
             docs = self._collection(ENVIRONMENTS).find({}, {"_id": 1}, sort=[("_id", 1)])
         return [doc["_id"] for doc in docs]
 
     def scans(self, environment: str, limit: int = 0) -> list[Doc]:
         """Scan records of an environment, newest first: generation, state (running, committed,
         failed), started, finished, heartbeat, owner, scope, counts per kind, error."""
-        with self._transaction(write=False):
+        with self.transaction(write=False):
             return self._collection(SCANS).find({"environment": environment}, {"_id": 0},
                                                 sort=[("generation", -1)], limit=limit)
 
@@ -432,7 +442,7 @@ class MongoStore:
         stats = Stats()
         lease = {"token": uuid.uuid4().hex, "owner": _owner(),
                  "expires": time.time() + self.lease_seconds}
-        with self._transaction(write=True):
+        with self.transaction(write=True):
             env = self._acquire(environment, lease, stats)
             generation, committed = env["last_generation"], env["committed_generation"]
             after_failure = generation - 1 > committed
@@ -538,7 +548,7 @@ class Scan:
         else:
             self.abort(f"{type(exc).__name__}: {exc}")
 
-    def _collection(self, name: str) -> _Tracked:
+    def _collection(self, name: str) -> TrackedCollection:
         return self._store._collection(name, self.stats)
 
     def _check_usable(self) -> None:
@@ -577,7 +587,7 @@ class Scan:
         """Renew the lease: call it during long work between writes (discovery before the first
         write), or other scanners will count this scan as dead after `lease_seconds`."""
         self._check_usable()
-        with self._store._transaction(write=True):
+        with self._store.transaction(write=True):
             self._renew()
 
     # Writing
@@ -621,7 +631,7 @@ class Scan:
         try:
             scope = None if whole_kind else self.scope
             new = self._prepare(documents, scope)
-            with self._store._transaction(write=True):
+            with self._store.transaction(write=True):
                 self._check_lease()
                 self._counts[kind] = self._apply(kind, new, scope)
         except BaseException as exc:
@@ -720,7 +730,7 @@ class Scan:
         self._check_usable()
         finished = now_iso()
         try:
-            with self._store._transaction(write=True):
+            with self._store.transaction(write=True):
                 published = self._publish(finished)
         except BaseException as exc:
             if not self._end(f"commit failed: {type(exc).__name__}: {exc}"):
@@ -767,7 +777,7 @@ class Scan:
         self._state = "failed"
         finished = now_iso()
         try:
-            with self._store._transaction(write=True):
+            with self._store.transaction(write=True):
                 if self._landed():
                     self._record("committed", finished)
                     self._state = "committed"

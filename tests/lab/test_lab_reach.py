@@ -7,6 +7,7 @@ from pathlib import Path
 import yaml
 
 from calipso_core.ansible_run import run_module
+from tests.conftest import ssh
 
 
 def test_every_host_answers_ansible_over_ssh_with_its_own_hostname(lab, description):
@@ -46,3 +47,18 @@ def test_a_wrong_host_key_is_refused(lab, description, tmp_path):
     outcomes = run_module(forged_inventory, "ansible.builtin.ping", pattern="controller")
     assert outcomes["controller"].status == "unreachable"
     assert "host key" in outcomes["controller"].message.lower()
+
+
+def test_each_host_has_its_own_sensu_and_plugin_directories(lab, description):
+    """What a role installs into /etc/sensu, /var/lib/sensu or /usr/local/lib/calipso on one
+    host is that host's alone, as on separate machines."""
+    names = [h["name"] for h in description["hosts"]]
+    for name in names:
+        for directory in ("/etc/sensu", "/var/lib/sensu", "/usr/local/lib/calipso"):
+            ssh(lab, name, ["sh", "-c", f"echo {name} > {directory}/whose"])
+    for name in names:
+        for directory in ("/etc/sensu", "/var/lib/sensu", "/usr/local/lib/calipso"):
+            assert ssh(lab, name, ["cat", f"{directory}/whose"]).strip() == name
+            ssh(lab, name, ["rm", f"{directory}/whose"])
+    for directory in ("/etc/sensu", "/var/lib/sensu", "/usr/local/lib/calipso"):
+        assert not Path(directory, "whose").exists()

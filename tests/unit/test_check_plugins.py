@@ -404,6 +404,39 @@ def test_vnic_ok_on_its_ovs_bridge_with_its_tag(capsys):
     assert all(timeout < 2 for _, timeout in system.ran)
 
 
+def hybrid_system(tap_shown, qvo_shown, port_to_br=None, tag=None):
+    """A hybrid plug: the tap on its qbr, and the qvo (its traffic's way into OVS) on br-int."""
+    system = vnic_system(QVO, qvo_shown, port_to_br, tag)
+    system.commands[("ip", "-j", "link", "show", "dev", TAP)] = tap_shown
+    return system
+
+
+HYBRID_ARGS = ["--device", TAP, "--bridge", QBR, "--ovs-port", QVO, "--ovs-bridge", "br-int",
+               "--tag", "1"]
+
+
+def test_vnic_ok_through_a_hybrid_plug(capsys):
+    system = hybrid_system(ok(json.dumps([link(TAP, master=QBR)])), ok(json.dumps([link(QVO)])),
+                           ok("br-int\n"), ok("1\n"))
+    assert run("vnic", HYBRID_ARGS, system, capsys) == (
+        0, f"VNIC OK - {TAP} is up on bridge {QBR} through {QVO}, up, on OVS bridge br-int "
+           "with tag 1")
+
+
+@pytest.mark.parametrize(("qvo_shown", "port_to_br", "tag", "text"), [
+    (fail(f'Device "{QVO}" does not exist.\n'), None, None, f"device {QVO} does not exist"),
+    (ok(json.dumps([link(QVO, flags=("BROADCAST", "MULTICAST"), operstate="DOWN")])), None,
+     None, f"device {QVO} is administratively down"),
+    (ok(json.dumps([link(QVO)])), fail(f"ovs-vsctl: no port named {QVO}\n"), None,
+     f"device {QVO} is not a port of any OVS bridge, expected on br-int"),
+    (ok(json.dumps([link(QVO)])), ok("br-int\n"), ok("4\n"),
+     f"OVS port {QVO} on br-int has VLAN tag 4, expected 1"),
+])
+def test_vnic_critical_when_a_hybrid_plugs_qvo_fails(capsys, qvo_shown, port_to_br, tag, text):
+    system = hybrid_system(ok(json.dumps([link(TAP, master=QBR)])), qvo_shown, port_to_br, tag)
+    assert run("vnic", HYBRID_ARGS, system, capsys) == (2, "VNIC CRITICAL - " + text)
+
+
 def test_vnic_ok_device_only_and_unknown_operstate(capsys):
     system = vnic_system("vxlan-1003", ok(json.dumps([link("vxlan-1003",
                                                            operstate="UNKNOWN")])))
@@ -450,6 +483,7 @@ def test_vnic_critical(capsys, shown, port_to_br, tag, args, text):
      "ovs-vsctl not found: install it or fix PATH"),
     (ok("{]"), None, [], f"malformed JSON from `ip -j link show dev {QVO}`: "),
     (None, None, ["--tag", "1"], "usage: --tag needs --ovs-bridge"),
+    (None, None, ["--ovs-port", QVO], "usage: --ovs-port needs --ovs-bridge"),
 ])
 def test_vnic_unknown(capsys, shown, port_to_br, args, text):
     system = vnic_system(QVO, shown, port_to_br)

@@ -100,7 +100,12 @@ def test_plugin_calls_follow_the_labs_layouts(inventory, checks):
                 assert opts == {"--device": [obj["name"]], "--ovs-bridge": ["br-int"],
                                 "--tag": [str(local_vlan)]}
             elif layout == "ovs-hybrid":
-                assert opts["--bridge"] == [port["devices"]["qbr"]] == [f"qbr{port['id'][:11]}"]
+                local_vlan = HOSTS[obj["host"]]["local_vlans"][port["network_id"]]
+                assert opts == {"--device": [obj["name"]], "--bridge": [port["devices"]["qbr"]],
+                                "--ovs-port": [port["devices"]["qvo"]],
+                                "--ovs-bridge": ["br-int"], "--tag": [str(local_vlan)]}
+                assert opts["--bridge"] == [f"qbr{port['id'][:11]}"]
+                assert opts["--ovs-port"] == [f"qvo{port['id'][:11]}"]
             else:
                 assert layout == "linuxbridge"
                 assert opts["--bridge"] == [port["devices"]["bridge"]]

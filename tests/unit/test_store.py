@@ -552,3 +552,25 @@ def test_lease_liveness_by_pid_only_within_one_pid_space() -> None:
     gone = {**here, "pid": int(dead.stdout), "started": 1}
     assert not mongo._lease_alive({"expires": future, "owner": gone})
     assert mongo._lease_alive({"expires": future, "owner": {**gone, "pid_space": "elsewhere"}})
+
+
+# Operational records
+
+
+def test_records_outlive_scans_and_are_shared_between_openers(backend: Backend) -> None:
+    store = backend.store
+    scan(store, [obj(1)])
+    with store.transaction(write=True):
+        store.records("status").insert_one({"_id": "lab:port-1:c", "status": "critical"})
+    # A scan replaces the inventory, never the results recorded against it.
+    scan(store, [obj(2)])
+    other = backend.reopen()
+    with other.transaction(write=False):
+        assert other.records("status").find({}) == [{"_id": "lab:port-1:c",
+                                                      "status": "critical"}]
+
+
+@pytest.mark.parametrize("name", ["objects", "scans", "environments", "tokens"])
+def test_records_refuse_the_inventorys_own_collections(backend: Backend, name: str) -> None:
+    with pytest.raises(ValueError, match="unknown record collection"):
+        backend.store.records(name)

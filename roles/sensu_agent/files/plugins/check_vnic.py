@@ -3,7 +3,10 @@
 The device must exist and be up (`ip -j link show dev NAME`). With --bridge, its master must be
 that Linux bridge. With --ovs-bridge, it must be a port of that OVS bridge
 (`ovs-vsctl --timeout=2 port-to-br NAME`) and, with --tag, carry that VLAN tag
-(`ovs-vsctl --timeout=2 get Port NAME tag`).
+(`ovs-vsctl --timeout=2 get Port NAME tag`). The OVS port checked is the device itself, or with
+--ovs-port another device that carries its traffic into OVS: Nova's hybrid plug puts the tap on a
+qbr Linux bridge, whose qvb veth's peer qvo is the tagged port of br-int; that qvo must be present
+and up too.
 
 States: OK; CRITICAL when the device is missing or down, on another (or no) bridge, not an OVS
 port of the bridge, or has another tag; UNKNOWN on a missing tool, malformed output or an OVS
@@ -33,16 +36,39 @@ def parser() -> common.Parser:
                    help="the OVS bridge the device must be a port of")
     p.add_argument("--tag", type=int, metavar="N",
                    help="the VLAN tag of the OVS port (needs --ovs-bridge)")
+    p.add_argument("--ovs-port", type=common.device_name, metavar="DEV",
+                   help="the OVS port carrying the device's traffic, when not the device itself "
+                        "(the qvo of a hybrid plug; needs --ovs-bridge)")
     return p
 
 
 def check(args: argparse.Namespace, system: common.System) -> common.Result:
     device = args.device
-    if args.tag is not None and not args.ovs_bridge:
-        common.unknown("usage: --tag needs --ovs-bridge")
+    for option, value in (("--tag", args.tag), ("--ovs-port", args.ovs_port)):
+        if value is not None and not args.ovs_bridge:
+            common.unknown(f"usage: {option} needs --ovs-bridge")
     if args.tag is not None and not 0 <= args.tag <= 4095:
         common.unknown(f"usage: --tag must be a VLAN id 0..4095, not {args.tag}")
 
+    link = up_link(system, device)
+    found = [f"{device} is up"]
+    if args.bridge:
+        master = link.get("master")
+        if master != args.bridge:
+            where = f"on bridge {master}" if master else "on no bridge"
+            common.critical(f"device {device} is {where}, expected on bridge {args.bridge}")
+        found.append(f"on bridge {master}")
+    if args.ovs_bridge:
+        port = args.ovs_port or device
+        if port != device:
+            up_link(system, port)
+            found.append(f"through {port}, up,")
+        found.append(check_ovs_port(system, port, args.ovs_bridge, args.tag))
+    return common.Result(common.OK, " ".join(found))
+
+
+def up_link(system: common.System, device: str) -> dict:
+    """The device's `ip -j link` entry; CRITICAL when it is missing, down or without carrier."""
     shown = system.run(["ip", "-j", "link", "show", "dev", device])
     if not shown.ok and "does not exist" in shown.error():
         common.critical(f"device {device} does not exist")
@@ -56,17 +82,7 @@ def check(args: argparse.Namespace, system: common.System) -> common.Result:
         common.critical(f"device {device} is administratively down")
     if operstate in DOWN_OPERSTATES or "NO-CARRIER" in flags:
         common.critical(f"device {device} has no carrier (operstate {operstate})")
-
-    found = [f"{device} is up"]
-    if args.bridge:
-        master = link.get("master")
-        if master != args.bridge:
-            where = f"on bridge {master}" if master else "on no bridge"
-            common.critical(f"device {device} is {where}, expected on bridge {args.bridge}")
-        found.append(f"on bridge {master}")
-    if args.ovs_bridge:
-        found.append(check_ovs_port(system, device, args.ovs_bridge, args.tag))
-    return common.Result(common.OK, " ".join(found))
+    return link
 
 
 def check_ovs_port(system: common.System, device: str, bridge: str, tag: int | None) -> str:
