@@ -44,22 +44,42 @@ def run_module(inventory: Path, module: str, module_args: str = "",
     """Run one module on the hosts of an inventory; return each host's outcome."""
     with tempfile.TemporaryDirectory(prefix="calipso-runner-") as private_dir:
         runner = ansible_runner.run(
-            private_data_dir=private_dir, inventory=str(inventory), host_pattern=pattern,
+            private_data_dir=private_dir, inventory=str(Path(inventory).resolve()),
+            host_pattern=pattern,
             module=module, module_args=module_args, quiet=True, envvars=ansible_env())
         return _outcomes(runner.events)
 
 
+@dataclass
+class PlaybookRun:
+    """A playbook's end: ansible-runner's status (successful, failed ...), each host's last
+    outcome, and how many tasks changed something on each host (its recap's `changed`)."""
+
+    status: str
+    outcomes: dict[str, HostOutcome]
+    changed: dict[str, int]
+
+    def failures(self) -> dict[str, str]:
+        """Each host that did not end ok, with why."""
+        return {host: outcome.message or outcome.status
+                for host, outcome in self.outcomes.items() if outcome.status != "ok"}
+
+
 def run_playbook(inventory: Path, playbook: Path, extravars: dict[str, Any] | None = None,
-                 envvars: dict[str, str] | None = None,
-                 limit: str | None = None) -> tuple[str, dict[str, HostOutcome]]:
-    """Run a playbook (on the hosts `limit` names, if given); return ansible-runner's status
-    (successful, failed ...) and the last outcome of each host."""
+                 envvars: dict[str, str] | None = None, limit: str | None = None,
+                 cmdline: str | None = None) -> PlaybookRun:
+    """Run a playbook (on the hosts `limit` names, if given; `cmdline` adds ansible-playbook
+    options such as --check or --diff)."""
     with tempfile.TemporaryDirectory(prefix="calipso-runner-") as private_dir:
         runner = ansible_runner.run(
-            private_data_dir=private_dir, inventory=str(inventory), playbook=str(playbook),
+            # ansible-runner reads a relative path as a host list, not a file.
+            private_data_dir=private_dir, inventory=str(Path(inventory).resolve()),
+            playbook=str(playbook), cmdline=cmdline,
             extravars=extravars or {}, quiet=True, limit=limit,
             envvars={**ansible_env(), **(envvars or {})})
-        return runner.status, _outcomes(runner.events)
+        stats = runner.stats or {}
+        return PlaybookRun(runner.status, _outcomes(runner.events),
+                           dict(stats.get("changed") or {}))
 
 
 _EVENT_STATUS = {"runner_on_ok": "ok", "runner_on_failed": "failed",

@@ -1,4 +1,4 @@
-"""The `calipso` command: the local lab, discovery, and reading the stored inventory."""
+"""The `calipso` command: the local lab, discovery, monitoring, and reading the stored inventory."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from calipso_core.lab.manager import Lab, LabError
 from calipso_core.lab.spec import LabSize, LabSpec, LabSpecError
 from calipso_core.lab.summary import lab_summary
 from calipso_core.lab.system import CommandError
+from calipso_core.monitoring.runner import MonitoringDeployFailed, deploy_monitoring
 from calipso_core.store import StoreError, open_store
 
 DEFAULT_SIZE = LabSize()
@@ -64,6 +65,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_discover(args: argparse.Namespace) -> int:
     report = discover(args.inventory, args.environment, args.store, args.limit)
     print(json.dumps(report, indent=1))
+    return 0
+
+
+def cmd_monitor(args: argparse.Namespace) -> int:
+    run = deploy_monitoring(args.inventory, args.environment, args.store, args.limit,
+                            check=args.check)
+    print(json.dumps({"check_mode": args.check, "changed_tasks": run.changed}, indent=1))
     return 0
 
 
@@ -157,6 +165,14 @@ def build_parser() -> argparse.ArgumentParser:
     discover.add_argument("--limit", help="only these hosts' part (Ansible host pattern)")
     _store_options(discover)
     discover.set_defaults(func=cmd_discover)
+    monitor = sub.add_parser("monitor", help="run playbooks/monitoring.yml: Sensu checks for "
+                                             "every stored object, on every host")
+    monitor.add_argument("--inventory", type=Path, required=True)
+    monitor.add_argument("--limit", help="only these hosts' agents (Ansible host pattern)")
+    monitor.add_argument("--check", action="store_true",
+                         help="show what would change, change nothing")
+    _store_options(monitor)
+    monitor.set_defaults(func=cmd_monitor)
     for name, func, help_text in (
             ("environments", cmd_environments, "environments in the store"),
             ("objects", cmd_objects, "objects (filters: --type, --host, --name)"),
@@ -193,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (LabError, LabSpecError, CommandError, StoreError, DiscoveryFailed) as exc:
+    except (LabError, LabSpecError, CommandError, StoreError, DiscoveryFailed,
+            MonitoringDeployFailed) as exc:
         print(f"calipso: error: {exc}", file=sys.stderr)
         return 1
 

@@ -28,10 +28,9 @@ def discover(inventory: Path, environment: str, store: str | None = None,
              limit: str | None = None, extravars: dict[str, Any] | None = None) -> dict:
     """Run playbooks/discover.yml on an inventory (limited to some hosts if asked)."""
     envvars = {"CALIPSO_STORE": store} if store else {}
-    status, outcomes = run_playbook(inventory, DISCOVER_PLAYBOOK,
-                                    {"calipso_environment": environment, **(extravars or {})},
-                                    envvars, limit=limit)
-    if status != "successful":
-        failed = {h: o.message for h, o in outcomes.items() if o.status != "ok"}
-        raise DiscoveryFailed(f"discovery {status}: {failed}")
-    return scan_report(outcomes)
+    run = run_playbook(inventory, DISCOVER_PLAYBOOK,
+                       {"calipso_environment": environment, **(extravars or {})},
+                       envvars, limit=limit)
+    if run.status != "successful":
+        raise DiscoveryFailed(f"discovery {run.status}: {run.failures()}")
+    return scan_report(run.outcomes)

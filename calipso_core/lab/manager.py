@@ -63,6 +63,11 @@ class LabPaths:
     def clouds_yaml(self) -> Path:
         return self.state_dir / "clouds.yaml"
 
+    @property
+    def monitoring_dir(self) -> Path:
+        """Where playbooks/monitoring.yml renders the lab's Sensu configuration."""
+        return self.state_dir / "monitoring"
+
     def host_dir(self, host: str) -> Path:
         return self.state_dir / "hosts" / host
 
@@ -264,7 +269,8 @@ class Lab:
         record["api"] = self._start_api(description)
         paths.inventory.parent.mkdir(parents=True, exist_ok=True)
         paths.inventory.write_text(ssh.ansible_inventory(description, paths.ssh_dir,
-                                                         paths.clouds_yaml, cloud_name(lab)))
+                                                         paths.clouds_yaml, cloud_name(lab),
+                                                         paths.monitoring_dir))
         record["status"] = "up"
         paths.record.write_text(json.dumps(record, indent=1))
 

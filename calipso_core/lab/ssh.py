@@ -95,8 +95,15 @@ def ssh_config(hosts: list[dict[str, Any]], ssh_dir: Path) -> str:
     return "\n\n".join(blocks) + "\n"
 
 
+# No Sensu agent can run in the lab: the sensu_agent role's restart of it is recorded instead, a
+# line per restart in the host's own /var/lib/sensu, which the role's tests count.
+LAB_AGENT_RESTART = ["/usr/bin/python3", "-c",
+                     "import time; open('/var/lib/sensu/restarts', 'a')"
+                     ".write('%f\\n' % time.time())"]
+
+
 def ansible_inventory(description: dict[str, Any], ssh_dir: Path, clouds_yaml: Path,
-                      cloud_name: str) -> str:
+                      cloud_name: str, monitoring_dir: Path) -> str:
     """The lab's Ansible inventory: controllers and computes grouped, with each host's layout."""
     groups: dict[str, dict[str, Any]] = {"controllers": {"hosts": {}}, "computes": {"hosts": {}}}
     for host in description["hosts"]:
@@ -119,6 +126,12 @@ def ansible_inventory(description: dict[str, Any], ssh_dir: Path, clouds_yaml: P
             "calipso_lab": description["name"],
             "calipso_cloud": cloud_name,
             "calipso_clouds_yaml": str(clouds_yaml),
+            "calipso_monitoring_dir": str(monitoring_dir),
+            "sensu_agent_restart_command": LAB_AGENT_RESTART,
+            # No Sensu server either: its files go beside the render, on the controller, and
+            # there is nothing to restart.
+            "sensu_backend_files_dir": str(monitoring_dir / "sensu-backend"),
+            "sensu_backend_restart_command": [],
         },
         "children": groups,
     }}

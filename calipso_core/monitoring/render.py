@@ -164,6 +164,11 @@ def files_of(rendered: RenderedMonitoring) -> dict[str, str]:
     return {path: _serialise(path, files[path]) for path in sorted(files)}
 
 
+def marker_text(rendered: RenderedMonitoring) -> str:
+    """What the marker file of an output directory says: the flavour and environment in it."""
+    return f"{rendered.target} {rendered.environment}\n"
+
+
 def write_files(rendered: RenderedMonitoring, out_dir: str | os.PathLike[str]) -> list[str]:
     """Write every file under out_dir, replacing what an earlier write_files left there (so no
     resource of a vanished object lingers to be applied again). A directory holding anything
@@ -180,7 +185,7 @@ def write_files(rendered: RenderedMonitoring, out_dir: str | os.PathLike[str]) -
             target = staging / path
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text)
-        (staging / MARKER).write_text(f"{rendered.target} {rendered.environment}\n")
+        (staging / MARKER).write_text(marker_text(rendered))
         # Swap the whole directory, so a reader never sees half of one render and half of another.
         old = None
         if out.exists():
