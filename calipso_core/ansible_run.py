@@ -24,6 +24,10 @@ class HostOutcome:
 
     @property
     def message(self) -> str:
+        """Why it failed: for a loop, the first failed item's message, not the loop's summary."""
+        for item in self.result.get("results") or []:
+            if isinstance(item, dict) and item.get("failed"):
+                return str(item.get("msg", ""))
         return str(self.result.get("msg", ""))
 
 
