@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -131,7 +132,8 @@ def record(store: MongoStore, result: CheckResult) -> RecordOutcome:
                 messages.update_one({"_id": message["_id"]}, {"$set": {
                     "state": "cleared", "cleared_at": result.executed}})
             messages.insert_one({
-                "_id": f"{key}:{result.executed}", **active, "severity": result.severity,
+                # Unique even for two problems of one check within one `executed` second.
+                "_id": uuid.uuid4().hex, **active, "severity": result.severity,
                 "object_type": result.object_type, "message": result.output, "count": 1,
                 "first_seen": result.executed, "last_seen": result.executed,
                 "acknowledged": False})

@@ -70,6 +70,15 @@ def test_a_change_of_severity_closes_the_old_message(store):
     assert states == {"warning": "cleared", "critical": "active"}
 
 
+def test_problems_within_one_second_each_get_their_message(store):
+    """A warning then a critical, then OK and critical again, all stamped the same second."""
+    for status in (1, 2, 0, 2):
+        handle(json.dumps(go_event(VEDGE, status, f"status {status}")), store)
+    found = sorted((m["severity"], m["state"]) for m in messages(store, "lab", object_id=VEDGE))
+    assert found == [("critical", "active"), ("critical", "cleared"), ("warning", "cleared")]
+    assert len({m["id"] for m in messages(store, "lab", object_id=VEDGE)}) == 3
+
+
 def test_results_for_objects_gone_are_reported_not_recorded(store):
     report = handle(json.dumps(go_event("no-such-object", 2, "gone")), store)
     assert report.startswith("ignored: no-such-object is not in the inventory")
