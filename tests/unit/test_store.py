@@ -570,7 +570,7 @@ def test_records_outlive_scans_and_are_shared_between_openers(backend: Backend) 
                                                       "status": "critical"}]
 
 
-@pytest.mark.parametrize("name", ["objects", "scans", "environments", "tokens"])
+@pytest.mark.parametrize("name", ["objects", "scans", "environments", "passwords"])
 def test_records_refuse_the_inventorys_own_collections(backend: Backend, name: str) -> None:
     with pytest.raises(ValueError, match="unknown record collection"):
         backend.store.records(name)
