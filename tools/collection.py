@@ -22,7 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 IN_TREE = ROOT / "collections" / "ansible_collections" / "calipso" / "topology"
 FROM_ROOT = ("galaxy.yml", "README.md", "LICENSE", "roles", "playbooks")
-IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "tests/output")
+# Molecule scenarios run from the checkout (they use its tests/ and the lab), not from an
+# installed collection.
+IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "output", "molecule")
 
 
 def stage(dest: Path) -> Path:

@@ -28,6 +28,9 @@ def test_collection_tarball_holds_plugins_roles_and_playbooks(tmp_path):
     assert "roles/lab/tasks/main.yml" in names
     assert "LICENSE" in names
     assert not any("__pycache__" in name for name in names)
+    assert "roles/sensu_agent/tasks/main.yml" in names
+    assert "playbooks/monitoring.yml" in names
+    assert not any("/molecule/" in name for name in names)
 
 
 def test_ansible_test_sanity_passes_offline():

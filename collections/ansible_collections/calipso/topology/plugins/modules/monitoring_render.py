@@ -93,8 +93,9 @@ checks:
   returned: success
   type: int
   sample: 41
-skipped:
-  description: Objects of a monitored type that got no check, and why.
+unmonitored:
+  description: Objects of a monitored type that got no check, and why (not C(skipped), which
+    Ansible reserves for tasks that did not run).
   returned: success
   type: list
   elements: dict
@@ -175,8 +176,8 @@ def main():
         "dest": params["dest"],
         "target": rendered.target,
         "checks": len(rendered.checks),
-        "skipped": [{"object_id": s.object_id, "object_type": s.object_type, "reason": s.reason}
-                    for s in rendered.skipped],
+        "unmonitored": [{"object_id": s.object_id, "object_type": s.object_type,
+                         "reason": s.reason} for s in rendered.skipped],
         "agents": agents,
         "added": result.added,
         "changed_files": result.changed,
