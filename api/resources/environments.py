@@ -1,0 +1,52 @@
+"""Environments: those the caller holds a role in, each with its last scan and its inventory's
+size. There is no environment configuration store yet, so nothing configured (and so no secret)
+can appear here; a scan record's owner and lease are the scanner's internals and are left out."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import falcon
+
+from calipso_api.access import principal_of, require_role
+from calipso_api.paging import PAGING, page, window
+from calipso_api.query import parse_query
+from calipso_api.security import Principal
+from calipso_core.store import KINDS, MongoStore
+
+SCAN_FIELDS: Final = ("generation", "state", "started", "finished", "scope", "counts", "error")
+
+
+def summary(store: MongoStore, environment: str, principal: Principal) -> dict[str, Any]:
+    scans = store.scans(environment, limit=1)
+    return {"name": environment, "role": principal.role_in(environment),
+            "last_scan": {field: scans[0].get(field) for field in SCAN_FIELDS} if scans else None,
+            "counts": {kind: store.count(kind, environment) for kind in KINDS}}
+
+
+class Environments:
+    """GET /environments."""
+
+    def __init__(self, store: MongoStore) -> None:
+        self._store = store
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        at = window(parse_query(req, PAGING))
+        principal = principal_of(req)
+        names = principal.environments(self._store.environments())
+        # Summaries cost a few counts each: only for the page's environments.
+        shown = names[at.offset:at.offset + at.limit]
+        resp.media = page([summary(self._store, name, principal) for name in shown],
+                          len(names), at)
+
+
+class Environment:
+    """GET /environments/{environment}."""
+
+    def __init__(self, store: MongoStore) -> None:
+        self._store = store
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, environment: str) -> None:
+        parse_query(req, ())
+        principal = require_role(req, self._store, environment)
+        resp.media = summary(self._store, environment, principal)
