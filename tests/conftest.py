@@ -28,7 +28,9 @@ from calipso_core.monitoring.render import RenderedMonitoring, render
 from calipso_core.store import EmbeddedStore
 
 # The test lab has its own name and addresses, so it never touches a demo lab on the machine.
-TEST_LAB = LabSpec(name="ptest", address_base="10.251")
+# CALIPSO_TEST_LAB=name:address_base gives a second test session on the same machine its own.
+_name, _, _base = os.environ.get("CALIPSO_TEST_LAB", "ptest:10.251").partition(":")
+TEST_LAB = LabSpec(name=_name, address_base=_base)
 
 
 @contextmanager
