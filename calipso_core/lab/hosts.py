@@ -23,8 +23,10 @@ NETNS_DIR = Path("/run/netns")
 PROC = Path("/proc")
 # Directories each host has of its own (bound over the shared root filesystem in the host's mount
 # namespace), so that what a role installs on one host is not seen on another: the Sensu agent's
-# configuration and state, and Calipso's check plugins.
-PRIVATE_DIRS = (Path("/etc/sensu"), Path("/var/lib/sensu"), Path("/usr/local/lib/calipso"))
+# configuration and state, Calipso's check plugins, and Calipso's own configuration (where the
+# calipso_service role deploys the API's).
+PRIVATE_DIRS = (Path("/etc/sensu"), Path("/var/lib/sensu"), Path("/usr/local/lib/calipso"),
+                Path("/etc/calipso"))
 
 
 class LabHostError(RuntimeError):
