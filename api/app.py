@@ -2,8 +2,9 @@
 
 Everything the application talks to is handed in (`create_app`): the inventory store, the
 authenticator that checks passwords and the service that issues and verifies tokens
-(`calipso_api.security` protocols), so that the server (`calipso_api.server`) chooses LDAP and
-stored tokens and the tests small stand-ins, through the same code.
+(`calipso_api.security` protocols), and the scan service and schedules (`calipso_core.scans`),
+so that the server (`calipso_api.server`) chooses LDAP, stored tokens and Ansible, and the tests
+small stand-ins, through the same code.
 """
 
 from __future__ import annotations
@@ -29,11 +30,13 @@ from calipso_api.resources.links import link_filter
 from calipso_api.resources.messages import Acknowledge, Messages
 from calipso_api.resources.objects import FILTERS as OBJECT_FILTERS
 from calipso_api.resources.objects import ObjectPaths, object_filter
+from calipso_api.resources.scans import ScanAccess, ScanItem, ScanList, ScheduleItem, ScheduleList
 from calipso_api.resources.session import Login, Logout
 from calipso_api.resources.status import ObjectStatus, StatusSummary
 from calipso_api.resources.types import TypeItem, TypeList
 from calipso_api.security import Authenticator, TokenService
 from calipso_api.type_edits import TypeCatalog
+from calipso_core.scans import ScanService, Schedules
 from calipso_core.store import MongoStore
 
 ENV = "/environments/{environment}"
@@ -66,7 +69,10 @@ class SecurityHeaders:
 
 
 def create_app(store: MongoStore, authenticator: Authenticator, tokens: TokenService,
-               settings: ApiSettings | None = None) -> falcon.App:
+               settings: ApiSettings | None = None, scans: ScanService | None = None,
+               schedules: Schedules | None = None) -> falcon.App:
+    """The application. Without `scans` (and `schedules`), the scan and schedule routes stay
+    and answer 503 `scans_unavailable`: a server configured with no environment to scan."""
     settings = settings or ApiSettings()
     app = falcon.App(middleware=[SecurityHeaders(), Authentication(tokens)])
     handler = falcon.media.JSONHandler(
@@ -96,4 +102,9 @@ def create_app(store: MongoStore, authenticator: Authenticator, tokens: TokenSer
     app.add_route(f"{ENV}/messages", Messages(store))
     app.add_route(f"{ENV}/messages/{{message_id}}/acknowledge", Acknowledge(store))
     app.add_route(f"{ENV}/status", StatusSummary(store))
+    access = ScanAccess(store, scans, schedules)
+    app.add_route(f"{ENV}/scans", ScanList(access, body))
+    app.add_route(f"{ENV}/scans/{{scan_id}}", ScanItem(access))
+    app.add_route(f"{ENV}/schedules", ScheduleList(access, body))
+    app.add_route(f"{ENV}/schedules/{{schedule_id}}", ScheduleItem(access, body))
     return app

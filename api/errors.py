@@ -15,6 +15,14 @@ from typing import Any, Final
 import falcon
 from pymongo.errors import ConnectionFailure
 
+from calipso_core.scans.errors import (
+    EnvironmentBusy,
+    EnvironmentUnavailable,
+    InvalidRequest,
+    ScanError,
+    UnknownEnvironment,
+    UnknownFocalObject,
+)
 from calipso_core.store import StoreError
 
 log = logging.getLogger(__name__)
@@ -37,6 +45,15 @@ TITLES: Final = {
     "store_unavailable": "Inventory store unavailable",
     "bad_request": "Bad request",
     "internal_error": "Internal error",
+    "scans_unavailable": "Scans unavailable",
+    # calipso_core.scans.errors: each refusal of a scan or schedule keeps its own code.
+    "invalid_request": "Invalid scan request",
+    "unknown_hosts": "Unknown hosts",
+    "invalid_schedule": "Invalid schedule",
+    "unknown_environment": "Environment not configured for scans",
+    "unknown_focal_object": "Unknown focal object",
+    "environment_busy": "Environment busy",
+    "environment_unavailable": "Environment unavailable",
 }
 """The stable codes, each with its one title (the OpenAPI document lists the same codes)."""
 
@@ -116,6 +133,25 @@ def _on_store_error(req: falcon.Request, resp: falcon.Response, ex: Exception,
             {"Retry-After": "5"})
 
 
+SCAN_STATUSES: Final = ((UnknownEnvironment, 404), (UnknownFocalObject, 404),
+                        (InvalidRequest, 400), (EnvironmentBusy, 409),
+                        (EnvironmentUnavailable, 503))
+"""The status of each refusal of calipso_core.scans, most specific class first (an unknown focal
+object is an invalid request too, but answers 404); the code is the exception's own."""
+
+
+def _on_scan_error(req: falcon.Request, resp: falcon.Response, ex: ScanError,
+                   params: dict[str, Any]) -> None:
+    status = next(status for kind, status in SCAN_STATUSES if isinstance(ex, kind))
+    if status == 503:
+        # Its message names the server's inventory file: for the log, not for the client.
+        log.warning("%s %s: %s", req.method, req.path, ex)
+        _render(resp, 503, ex.code, "the environment's Ansible inventory cannot be read; the"
+                " server's log says why", {"Retry-After": "60"})
+        return
+    _render(resp, status, ex.code, str(ex))
+
+
 def _on_unexpected(req: falcon.Request, resp: falcon.Response, ex: Exception,
                    params: dict[str, Any]) -> None:
     log.exception("%s %s failed", req.method, req.path)
@@ -130,4 +166,6 @@ def install(app: falcon.App) -> None:
     app.add_error_handler(StoreError, _on_store_error)
     # A MongoDB server gone away (other driver errors are bugs, answered as internal errors).
     app.add_error_handler(ConnectionFailure, _on_store_error)
+    for kind, _ in SCAN_STATUSES:
+        app.add_error_handler(kind, _on_scan_error)
     app.add_error_handler(Problem, _on_problem)

@@ -12,18 +12,27 @@
                                            # $CALIPSO_TYPES_DIR, as for discovery
     access_log: true                       # one line per request on stdout; default true
     ldap: {...}                            # calipso_api.auth.ldap.LdapSettings.from_mapping
+    environments:                          # what POST .../scans may scan, as the scheduler's
+      lab:                                 # configuration (calipso_core.scans.config) says:
+        inventory: inventories/lab/hosts.yml   # relative to this file's folder
+        extravars: {calipso_cloud: lab}        # for the playbook only, never answered
+                                           # absent: the scan routes answer 503
+                                           # scans_unavailable; schedules are run by
+                                           # calipso-scheduler, from its own configuration
 
 A misspelt key is an error. The configuration is checked (the LDAP settings parsed, the store
 opened once) before gunicorn starts, so that a mistake stops the command with a message instead
 of every worker dying; each worker then opens its own store and directory client after the fork
-(a MongoDB client must not cross a fork).
+(a MongoDB client must not cross a fork), and its own scan service: a scan runs in a thread of
+the worker that started it, and the store's slot keeps one scan per environment across them.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Final
 
@@ -34,7 +43,16 @@ from gunicorn.app.base import BaseApplication
 from calipso_api.app import ApiSettings, create_app
 from calipso_api.security import Authenticator
 from calipso_core.model.types import load_registry
-from calipso_core.store import StoreError, open_store
+from calipso_core.scans import ConfigError as ScanConfigError
+from calipso_core.scans import (
+    EnvironmentTarget,
+    EnvironmentUnavailable,
+    ScanService,
+    Schedules,
+)
+from calipso_core.scans.config import environments_from
+from calipso_core.scans.requests import inventory_hosts
+from calipso_core.store import STORE_ENV, StoreError, open_store
 
 DEFAULT_BIND: Final = "127.0.0.1:8757"
 
@@ -54,6 +72,8 @@ class ServerConfig:
     max_body_bytes: int = 64 * 1024
     types_dir: str | None = None
     access_log: bool = True
+    environments: dict[str, EnvironmentTarget] = field(default_factory=dict)
+    """The environments scans reach, read by calipso_core.scans.config's own reader."""
 
     @property
     def api(self) -> ApiSettings:
@@ -72,6 +92,8 @@ _CHECKS: Final = {
                        "an integer from 1024 to 16777216"),
     "types_dir": ((str, type(None)), lambda v: v is None or Path(v).is_dir(), "a directory"),
     "access_log": ((bool,), lambda v: True, "true or false"),
+    "environments": ((dict,), lambda v: True, "a mapping of environment names to their"
+                     " Ansible inventory"),
 }
 
 
@@ -97,6 +119,12 @@ def load_config(path: Path) -> ServerConfig:
         if (isinstance(value, bool) and bool not in types) or not isinstance(value, types) \
                 or not check(value):
             raise ConfigError(f"{path}: {key} must be {expected}, got {value!r}")
+    if "environments" in data:
+        try:
+            data["environments"] = environments_from(data["environments"], path.parent,
+                                                     f"{path}: environments")
+        except ScanConfigError as exc:
+            raise ConfigError(str(exc)) from None
     return ServerConfig(**data)
 
 
@@ -117,7 +145,14 @@ def build_app(config: ServerConfig) -> falcon.App:
 
     store = open_store(config.store)
     tokens = StoreTokenService(store, ttl_seconds=config.token_ttl_seconds)
-    return create_app(store, build_authenticator(config), tokens, config.api)
+    scans = schedules = None
+    if config.environments:
+        # The playbook opens the store itself: by the URL this server was given (None: the
+        # embedded store's file, which ScanService takes from the store).
+        scans = ScanService(store, config.environments,
+                            store_url=config.store or os.environ.get(STORE_ENV))
+        schedules = Schedules(store, scans)
+    return create_app(store, build_authenticator(config), tokens, config.api, scans, schedules)
 
 
 class Server(BaseApplication):
@@ -145,12 +180,16 @@ class Server(BaseApplication):
 
 
 def check(config: ServerConfig) -> None:
-    """Fail before serving: bad LDAP settings, a store that does not open, a broken model."""
+    """Fail before serving: bad LDAP settings, a store that does not open, a broken model, an
+    environment's Ansible inventory that defines no host."""
     build_authenticator(config)
     try:
         open_store(config.store).close()
         load_registry(config.types_dir or None)
-    except (StoreError, ValueError) as exc:  # TypeDataError is a ValueError
+        for target in config.environments.values():
+            inventory_hosts(target.inventory)
+    # TypeDataError is a ValueError; EnvironmentUnavailable names the inventory.
+    except (StoreError, ValueError, EnvironmentUnavailable) as exc:
         raise ConfigError(str(exc)) from None
 
 

@@ -1,7 +1,8 @@
 """Fixtures of the API tests: a store holding the recorded lab discovered with its cloud's view
 (environment "lab") and without it ("edge"), with monitoring results recorded on it; small
 in-test stand-ins for the two security protocols (users and passwords in a dict, tokens in a
-dict); and a Falcon test client that checks every response against api/openapi.yaml."""
+dict); a scan service for "lab" (only) whose discovery is a fake that never runs Ansible; and a
+Falcon test client that checks every response against api/openapi.yaml."""
 
 from __future__ import annotations
 
@@ -30,9 +31,11 @@ from calipso_api.security import (
 )
 from calipso_core.discovery.scan import run_scan
 from calipso_core.monitoring_results import handle
+from calipso_core.scans import EnvironmentTarget, ScanService, Schedules
 from calipso_core.store import EmbeddedStore
 from tests.api.openapi_check import check_response
 from tests.cloud_server import CLOUD, running_cloud_api
+from tests.unit.test_scan_requests import FakeDiscovery, write_inventory
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "lab_facts"
 DESCRIPTION = json.loads((DATA / "lab.json").read_text())
@@ -176,10 +179,37 @@ def tokens() -> DictTokens:
     return DictTokens()
 
 
+LAB_HOSTS = tuple(sorted(host["name"] for host in DESCRIPTION["hosts"]))
+SECRET = "extravar-s3cret"
+
+
 @pytest.fixture
-def client(store: EmbeddedStore, authenticator: DictAuthenticator,
-           tokens: DictTokens) -> CheckedClient:
-    return CheckedClient(create_app(store, authenticator, tokens, ApiSettings()))
+def discovery() -> Iterator[FakeDiscovery]:
+    """The discovery playbook's stand-in (tests/unit/test_scan_requests.py)."""
+    fake = FakeDiscovery(LAB_HOSTS)
+    yield fake
+    fake.release.set()  # never leave a scan's worker waiting
+
+
+@pytest.fixture
+def scans(store: EmbeddedStore, discovery: FakeDiscovery, tmp_path: Path) -> ScanService:
+    """Scans of "lab" (the Ansible inventory of its hosts); "edge" is not configured for scans.
+    The extra variable stands for a secret that no answer may show."""
+    inventory = write_inventory(tmp_path / "lab-hosts.yml", LAB_HOSTS)
+    return ScanService(store, {LAB: EnvironmentTarget(inventory, {"cloud_password": SECRET})},
+                       discovery=discovery)
+
+
+@pytest.fixture
+def schedules(store: EmbeddedStore, scans: ScanService) -> Schedules:
+    return Schedules(store, scans)
+
+
+@pytest.fixture
+def client(store: EmbeddedStore, authenticator: DictAuthenticator, tokens: DictTokens,
+           scans: ScanService, schedules: Schedules) -> CheckedClient:
+    return CheckedClient(create_app(store, authenticator, tokens, ApiSettings(), scans,
+                                    schedules))
 
 
 @pytest.fixture

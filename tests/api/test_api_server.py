@@ -1,6 +1,7 @@
-"""calipso-api: its configuration file, checked before serving, and the real thing on loopback
-(gunicorn, the embedded store, the LDAP authenticator and the stored tokens): health, a token
-issued into the shared store file and honoured by the server, a directory that is down."""
+"""calipso-api: its configuration file (with the environments scans reach), checked before
+serving, the application it builds, and the real thing on loopback (gunicorn, the embedded store,
+the LDAP authenticator and the stored tokens): health, a token issued into the shared store file
+and honoured by the server, a directory that is down, scans unavailable without environments."""
 
 from __future__ import annotations
 
@@ -19,9 +20,11 @@ import yaml
 
 from calipso_api.auth.tokens import StoreTokenService
 from calipso_api.security import Principal
-from calipso_api.server import ConfigError, check, load_config
+from calipso_api.server import ConfigError, build_app, check, load_config
 from calipso_core.store import EmbeddedStore
+from tests.api.conftest import LAB_HOSTS, CheckedClient
 from tests.cloud_server import free_loopback_port
+from tests.unit.test_scan_requests import write_inventory
 
 LDAP = {"url": "ldap://127.0.0.1:9", "bind": "direct", "connect_timeout": 1,
         "user_dn_template": "uid={username},ou=people,dc=example,dc=org",
@@ -72,6 +75,51 @@ def test_the_check_before_serving_catches_ldap_and_store_mistakes(tmp_path):
         "ldap": LDAP, "store": str(tmp_path / "not-a-store.db")}))
     with pytest.raises(ConfigError, match="is damaged"):
         check(bad_store)
+
+
+def test_environments_are_read_relative_to_the_file_and_checked(tmp_path):
+    (tmp_path / "inventories").mkdir()
+    write_inventory(tmp_path / "inventories" / "lab.yml", LAB_HOSTS)
+    config = load_config(write(tmp_path / "api.yaml", {"ldap": LDAP, "environments": {
+        "lab": {"inventory": "inventories/lab.yml", "extravars": {"calipso_cloud": "c"}}}}))
+    target = config.environments["lab"]
+    assert target.inventory == tmp_path / "inventories" / "lab.yml"
+    assert dict(target.extravars) == {"calipso_cloud": "c"}
+    check(config)  # the inventory defines hosts
+
+    with pytest.raises(ConfigError, match=r"unknown key.*invnetory"):
+        load_config(write(tmp_path / "b.yaml", {"ldap": LDAP, "environments": {
+            "lab": {"invnetory": "inventories/lab.yml"}}}))
+    with pytest.raises(ConfigError, match="environments must be a mapping"):
+        load_config(write(tmp_path / "c.yaml", {"ldap": LDAP, "environments": ["lab"]}))
+    missing = load_config(write(tmp_path / "d.yaml", {"ldap": LDAP, "environments": {
+        "lab": {"inventory": "inventories/missing.yml"}}}))
+    with pytest.raises(ConfigError, match=r"missing\.yml defines no host"):
+        check(missing)
+
+
+def test_the_application_scans_the_configured_environments(tmp_path, inventory):
+    store_path = tmp_path / "inventory.db"
+    shutil.copyfile(inventory.path, store_path)
+    write_inventory(tmp_path / "lab.yml", LAB_HOSTS)
+    token = StoreTokenService(EmbeddedStore(store_path)).issue(
+        Principal("noc", {"*": "operator"})).token
+    headers = {"Authorization": f"Bearer {token}"}
+    with_scans = load_config(write(tmp_path / "api.yaml", {
+        "ldap": LDAP, "store": str(store_path), "environments": {"lab": {"inventory": "lab.yml"}}}))
+    client = CheckedClient(build_app(with_scans))
+    assert client.simulate_get("/environments/lab/scans", headers=headers).json["total"] == 0
+    refused = client.simulate_post("/environments/lab/scans", headers=headers,
+                                   json={"hosts": ["nosuchhost"]})
+    assert (refused.status_code, refused.json["code"]) == (400, "unknown_hosts")
+    # edge is in the store but not in the configuration
+    refused = client.simulate_post("/environments/edge/scans", headers=headers, json={})
+    assert (refused.status_code, refused.json["code"]) == (404, "unknown_environment")
+
+    without = load_config(write(tmp_path / "bare.yaml", {"ldap": LDAP, "store": str(store_path)}))
+    refused = CheckedClient(build_app(without)).simulate_get("/environments/lab/schedules",
+                                                             headers=headers)
+    assert (refused.status_code, refused.json["code"]) == (503, "scans_unavailable")
 
 
 def call(url, token=None, body=None):

@@ -30,8 +30,9 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 
 
 @pytest.fixture
-def app(store, authenticator, tokens):
-    return create_app(store, authenticator, tokens)
+def app(store, authenticator, tokens, scans, schedules):
+    # scans: the fake discovery of tests/api/conftest.py, so that no request runs Ansible.
+    return create_app(store, authenticator, tokens, None, scans, schedules)
 
 
 @pytest.fixture
