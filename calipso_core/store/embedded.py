@@ -15,6 +15,15 @@ A process killed at any point therefore leaves the file as of its last completed
 previous inventory, plus at most the invisible versions of an uncommitted scan, which the next
 scan discards.
 
+Reads by equality: mongomock has no working indexes, it runs every query over every document in
+Python (a second per `get` at 85k objects). So `get`, `find` and `count` whose filter is only
+equalities or `$in` of strings (or None) on `id` and the kind's QUERY_FIELDS are answered from
+dict indexes of the versions visible at the committed generation, built on first use per kind
+and environment and dropped whenever the in-memory database may change (a reload of the file,
+any write transaction). Other filters, and sorts on values that are not all strings, go to
+mongomock; both paths give the same documents in the same order (mongomock's: insertion order,
+then a stable sort).
+
 File format: a sequence of BSON documents (as `mongodump` writes them), first a header
 `{"format": "calipso-inventory", "version": 1, "saved": <time>, "collections": {name: count}}`,
 then one `{"c": <collection>, "d": <document>}` per stored document.
@@ -22,21 +31,32 @@ then one `{"c": <collection>, "d": <document>}` per stored document.
 
 from __future__ import annotations
 
+import copy
 import fcntl
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import bson
 import mongomock
 from bson.errors import BSONError
 
 from calipso_core.store.errors import StoreError, StoreUnavailable
-from calipso_core.store.mongo import DEFAULT_LEASE_SECONDS, Doc, MongoStore, now_iso
+from calipso_core.store.mongo import (
+    DEFAULT_LEASE_SECONDS,
+    QUERY_FIELDS,
+    VERSION_FIELDS,
+    Doc,
+    MongoStore,
+    _check_filter,
+    _check_kind,
+    now_iso,
+)
 
 FORMAT: Final = "calipso-inventory"
 VERSION: Final = 1
@@ -67,6 +87,79 @@ def _restore(collection: mongomock.Collection, documents: list[Doc]) -> None:
         store[document["_id"]] = document
 
 
+Key = str | None
+"""An indexed value: a string, or None for a field that is missing or null (as `{f: None}`)."""
+INDEXED: Final = {kind: ("id", *fields) for kind, fields in QUERY_FIELDS.items()}
+
+
+@dataclass(frozen=True)
+class _Index:
+    """The versions of one kind visible at one committed generation of one environment, in the
+    collection's order, and where each value of each indexed field occurs among them. A field
+    holding anything but strings and None in some version (a list, a number) is left out, so
+    that its queries keep mongomock's semantics."""
+
+    docs: list[Doc]
+    positions: dict[str, dict[Key, list[int]]]
+
+
+def _build_index(collection: mongomock.Collection, kind: str, environment: str,
+                 committed: int) -> _Index:
+    # The Python twin of mongo._visible.
+    docs = [doc for doc in _stored(collection)
+            if doc.get("environment") == environment and doc["valid_from"] <= committed
+            and (doc.get("valid_to") is None or doc["valid_to"] > committed)]
+    positions: dict[str, dict[Key, list[int]]] = {}
+    for name in INDEXED[kind]:
+        where: dict[Key, list[int]] = {}
+        for position, doc in enumerate(docs):
+            value = doc.get(name)
+            if value is not None and not isinstance(value, str):
+                break
+            where.setdefault(value, []).append(position)
+        else:
+            positions[name] = where
+    return _Index(docs, positions)
+
+
+def _equalities(filter: Mapping[str, Any] | None) -> dict[str, list[Key]] | None:
+    """{field: accepted values} when the filter is only equalities and `$in`s of strings or
+    None on top-level fields, else None."""
+    wanted: dict[str, list[Key]] = {}
+    for name, value in (filter or {}).items():
+        if isinstance(value, Mapping) and value.keys() == {"$in"} \
+                and isinstance(value["$in"], list | tuple):
+            values = list(value["$in"])
+        else:
+            values = [value]
+        if name.startswith("$") or not all(v is None or isinstance(v, str) for v in values):
+            return None
+        wanted[name] = values
+    return wanted
+
+
+def _ordered(docs: list[Doc], sort: Sequence[tuple[str, int]] | None) -> list[Doc] | None:
+    """The documents sorted as mongomock would (stable, last key first), or None when a sort
+    field is not a string in all of them (BSON's order across types is mongomock's job)."""
+    for name, direction in reversed(sort or ()):
+        if not all(isinstance(doc.get(name), str) for doc in docs):
+            return None
+        docs = sorted(docs, key=lambda doc: doc[name], reverse=direction < 0)
+    return docs
+
+
+_IMMUTABLE: Final = (str, int, float, bool, type(None))
+
+
+def _copy(doc: Doc, projection: Sequence[str] | None) -> Doc:
+    """What a mongomock cursor returns after `_public`: a deep copy (callers may change it) of
+    the projected fields, without the version fields. Immutable values are shared: deepcopy
+    would return them anyway, a call per field later (a third of a clique read's time)."""
+    names = doc.keys() if projection is None else dict.fromkeys(projection)
+    return {name: value if isinstance(value := doc[name], _IMMUTABLE) else copy.deepcopy(value)
+            for name in names if name in doc and name not in VERSION_FIELDS}
+
+
 class EmbeddedStore(MongoStore):
     """The inventory store in one file, shared safely by several processes on one machine."""
 
@@ -79,6 +172,8 @@ class EmbeddedStore(MongoStore):
         self._mutex = threading.RLock()
         self._loaded: FileKey | None = None
         self._stale = True
+        self._indexes: dict[tuple[str, str], tuple[int, _Index]] = {}
+        """(kind, environment): (committed generation, its index); see the module doc."""
         self.saves = 0
         """Files written since opened: the embedded counterpart of write round trips."""
         try:
@@ -90,8 +185,9 @@ class EmbeddedStore(MongoStore):
             pass  # a file that is not an inventory fails here, at open
 
     def ensure_indexes(self) -> None:
-        """Nothing to do: mongomock indexes speed nothing up, and its unique indexes check every
-        insert against the whole collection. The scans' logic keeps versions unique."""
+        """Nothing to do: mongomock indexes speed nothing up (reads by equality use this
+        store's own, see the module doc), and its unique indexes check every insert against the
+        whole collection. The scans' logic keeps versions unique."""
 
     @contextmanager
     def transaction(self, write: bool) -> Iterator[None]:
@@ -110,6 +206,71 @@ class EmbeddedStore(MongoStore):
                 except BaseException:
                     self._stale = True  # drop in-memory changes that did not reach the file
                     raise
+                finally:
+                    # Whatever was written (documents changed in place included) is not in them.
+                    self._indexes.clear()
+
+    # Reads by equality, from the indexes (see the module doc)
+
+    def _select(self, kind: str, environment: str,
+                filter: Mapping[str, Any] | None) -> list[Doc] | None:
+        """The committed documents matching an equality filter, in the collection's order, or
+        None when the indexes cannot answer it; inside a read transaction."""
+        wanted = _equalities(filter)
+        if wanted is None or not wanted.keys() <= set(INDEXED[kind]):
+            return None
+        committed = self._committed(environment)
+        cached = self._indexes.get((kind, environment))
+        if cached is None or cached[0] != committed:
+            cached = (committed, _build_index(self._db[kind], kind, environment, committed))
+            self._indexes[(kind, environment)] = cached
+        index = cached[1]
+        if not wanted:
+            return index.docs
+        if not wanted.keys() <= index.positions.keys():
+            return None
+        matches: set[int] | None = None
+        for name, values in sorted(wanted.items(), key=lambda item: len(item[1])):
+            where = index.positions[name]
+            found = {position for value in values for position in where.get(value, ())}
+            matches = found if matches is None else matches & found
+            if not matches:
+                return []
+        return [index.docs[position] for position in sorted(matches or ())]
+
+    def find(self, kind: str, environment: str, filter: Mapping[str, Any] | None = None,
+             sort: Sequence[tuple[str, int]] | None = None, skip: int = 0, limit: int = 0,
+             projection: Sequence[str] | None = None) -> list[Doc]:
+        _check_kind(kind)
+        _check_filter(filter)
+        with self.transaction(write=False):
+            selected = self._select(kind, environment, filter)
+            ordered = None if selected is None or skip < 0 or limit < 0 \
+                else _ordered(selected, sort)
+            # An empty projection means every field to MongoDB; a dotted one, nested fields.
+            if ordered is None or (projection is not None and (
+                    not projection or any("." in name for name in projection))):
+                return super().find(kind, environment, filter, sort, skip, limit, projection)
+            page = ordered[skip:skip + limit] if limit else ordered[skip:]
+            return [_copy(doc, projection) for doc in page]
+
+    def count(self, kind: str, environment: str,
+              filter: Mapping[str, Any] | None = None) -> int:
+        _check_kind(kind)
+        _check_filter(filter)
+        with self.transaction(write=False):
+            selected = self._select(kind, environment, filter)
+            if selected is None:
+                return super().count(kind, environment, filter)
+            return len(selected)
+
+    def get(self, kind: str, environment: str, id: str) -> Doc | None:
+        _check_kind(kind)
+        with self.transaction(write=False):
+            selected = self._select(kind, environment, {"id": id})
+            if selected is None:
+                return super().get(kind, environment, id)
+            return _copy(selected[0], None) if selected else None
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -144,6 +305,7 @@ class EmbeddedStore(MongoStore):
             if self._stale or self._loaded is not None:
                 self._db = mongomock.MongoClient()[DATABASE]
                 self._loaded, self._stale = None, False
+                self._indexes.clear()
         except OSError as exc:
             raise StoreUnavailable(f"cannot read {self.path}: {exc.strerror}") from exc
 
@@ -168,6 +330,7 @@ class EmbeddedStore(MongoStore):
             _restore(database[name], docs)
         self._db = database
         self._loaded, self._stale = key, False
+        self._indexes.clear()
 
     def _save(self) -> None:
         """Write the whole database to a new file and rename it over the old one."""

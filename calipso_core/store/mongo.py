@@ -81,7 +81,8 @@ QUERY_FIELDS: Final = {
     "links": ("link_type", "source_id", "target_id", "host"),
     "cliques": ("focal_id", "focal_type"),
 }
-"""Fields that readers filter on, indexed per kind (with the environment first)."""
+"""Fields that readers filter on, indexed per kind (with the environment first); the embedded
+store indexes them, and `id`, in memory."""
 FORBIDDEN_OPERATORS: Final = frozenset({"$where", "$function", "$accumulator"})
 """Query operators that run JavaScript on the server: filters may come from the network."""
 

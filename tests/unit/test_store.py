@@ -574,3 +574,102 @@ def test_records_outlive_scans_and_are_shared_between_openers(backend: Backend) 
 def test_records_refuse_the_inventorys_own_collections(backend: Backend, name: str) -> None:
     with pytest.raises(ValueError, match="unknown record collection"):
         backend.store.records(name)
+
+
+# The embedded store's indexed reads
+
+
+def _varied_objects() -> list[dict]:
+    """Objects whose indexed fields are missing, null, shared or unique, and one field (parent_id)
+    holding a list somewhere, which the indexes must leave to mongomock."""
+    objects = []
+    for i in range(30):
+        doc = obj(i, host=["compute1", "compute2", "compute3"][i % 3], type=["port", "vnic"][i % 2])
+        if i % 5 == 0:
+            del doc["host"]
+        elif i % 7 == 0:
+            doc["host"] = None
+        if i % 4 == 0:
+            doc["name"] = "shared"
+        doc["parent_id"] = ["a", "b"] if i == 13 else f"parent-{i % 3}"
+        objects.append(doc)
+    return objects
+
+
+QUERIES = [
+    ({}, None),
+    ({"host": "compute1"}, None),
+    ({"host": None}, None),
+    ({"host": {"$in": ["compute2", None]}}, [("name", 1)]),
+    ({"host": "compute2", "type": "vnic"}, [("name", -1), ("id", 1)]),
+    ({"type": {"$in": []}}, None),
+    ({"name": "shared"}, [("id", -1)]),
+    ({"id": {"$in": ["port-3", "port-1", "port-99", "port-1"]}}, [("id", 1)]),
+    ({"id": "port-4", "type": "vnic"}, None),
+    ({"parent_id": "parent-1"}, None),  # a field holding a list: mongomock answers
+    ({"host": "compute1"}, [("host", 1)]),
+    ({"type": "port"}, [("host", 1)]),  # missing and null hosts: mongomock sorts
+    ({"attributes.mtu": 1450, "type": "port"}, None),
+]
+
+
+@pytest.mark.parametrize(("filter", "sort"), QUERIES)
+def test_embedded_indexed_reads_answer_as_mongomock(tmp_path: Path, filter: dict,
+                                                    sort: list | None) -> None:
+    store = EmbeddedStore(tmp_path / "inventory.db")
+    scan(store, _varied_objects())
+    for skip, limit, projection in [(0, 0, None), (1, 3, ["id", "host", "generation"]),
+                                    (0, 0, [])]:
+        expected = MongoStore.find(store, "objects", ENV, filter, sort, skip, limit, projection)
+        assert store.find("objects", ENV, filter, sort, skip, limit, projection) == expected
+    assert store.count("objects", ENV, filter) == MongoStore.count(store, "objects", ENV, filter)
+
+
+def test_embedded_equality_reads_use_the_indexes(tmp_path: Path) -> None:
+    store = EmbeddedStore(tmp_path / "inventory.db")
+    scan(store, _varied_objects())
+    before = store.stats.round_trips
+    store.find("objects", ENV, {"host": "compute1", "id": {"$in": ["port-1", "port-4"]}},
+               sort=[("name", 1)], projection=["id"])
+    store.get("objects", ENV, "port-2")
+    store.count("objects", ENV, {"type": "port"})
+    assert store.stats.round_trips - before == 3  # only each read's committed generation
+
+
+def test_embedded_indexed_reads_follow_commits_and_other_writers(tmp_path: Path) -> None:
+    path = tmp_path / "inventory.db"
+    store = EmbeddedStore(path)
+    scan(store, [obj(1), obj(2, host="compute2")], [link(1, 2)])
+    assert [d["id"] for d in store.find("objects", ENV, {"host": "compute2"})] == ["port-2"]
+    assert store.find("links", ENV, {"source_id": "port-1"})[0]["target_id"] == "port-2"
+    running = store.begin_scan(ENV)
+    running.write("objects", [obj(1, host="compute2"), obj(3, host="compute2")])
+    running.write("links", [])
+    # Written, not committed: the indexes hold the committed versions only.
+    assert [d["id"] for d in store.find("objects", ENV, {"host": "compute2"})] == ["port-2"]
+    assert store.get("objects", ENV, "port-3") is None
+    running.commit()
+    assert [d["id"] for d in store.find("objects", ENV, {"host": "compute2"})] == [
+        "port-1", "port-3"]
+    assert store.get("objects", ENV, "port-2") is None
+    assert store.find("links", ENV, {"source_id": "port-1"}) == []
+    # Another process writes the file: the next read reloads it and rebuilds the indexes.
+    code = textwrap.dedent(f"""
+        from calipso_core.store import EmbeddedStore
+        with EmbeddedStore({str(path)!r}).begin_scan({ENV!r}) as scan:
+            scan.write("objects", [{{"id": "port-4", "host": "compute2"}}])
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert [d["id"] for d in store.find("objects", ENV, {"host": "compute2"})] == ["port-4"]
+    assert store.get("objects", ENV, "port-4")["generation"] == 3
+    assert store.count("objects", "elsewhere", {"host": "compute2"}) == 0
+
+
+def test_embedded_indexed_reads_return_copies(tmp_path: Path) -> None:
+    store = EmbeddedStore(tmp_path / "inventory.db")
+    scan(store, [obj(1)])
+    store.get("objects", ENV, "port-1")["attributes"]["mtu"] = 9000
+    store.find("objects", ENV, {"id": "port-1"})[0]["attributes"]["mtu"] = 9000
+    assert store.get("objects", ENV, "port-1")["attributes"]["mtu"] == 1450
