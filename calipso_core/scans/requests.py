@@ -33,8 +33,8 @@ from ansible.inventory.manager import InventoryManager
 from ansible.parsing.dataloader import DataLoader
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from calipso_core.ansible_run import HostOutcome, PlaybookRun, run_playbook
-from calipso_core.discovery.runner import DISCOVER_PLAYBOOK, DiscoveryFailed, scan_report
+from calipso_core.ansible_run import HostOutcome, PlaybookRun
+from calipso_core.discovery.runner import DiscoveryFailed, run_discovery, scan_report
 from calipso_core.inventory_view import resolve_focal
 from calipso_core.scans.clock import Clock, iso, utc_now
 from calipso_core.scans.errors import (
@@ -50,7 +50,7 @@ from calipso_core.store import Doc, EmbeddedStore, Store, StoreError
 
 # The store's own scan leases judge liveness the same way (expiry, or a dead pid on this
 # machine); one rule for both kinds of lease.
-from calipso_core.store.mongo import _lease_alive, _owner
+from calipso_core.store.mongo import lease_alive, new_lease
 
 log = logging.getLogger(__name__)
 
@@ -85,18 +85,8 @@ class Scope:
 class Discovery(Protocol):
     """Runs the discovery playbook; injectable so that tests need no hosts."""
 
-    def __call__(self, inventory: Path, environment: str, store_url: str, limit: str | None,
+    def __call__(self, inventory: Path, environment: str, store: str | None, limit: str | None,
                  extravars: Mapping[str, Any]) -> PlaybookRun: ...
-
-
-def run_discovery(inventory: Path, environment: str, store_url: str, limit: str | None,
-                  extravars: Mapping[str, Any]) -> PlaybookRun:
-    """playbooks/discover.yml through ansible-runner, as `discovery.runner.discover` runs it,
-    but returning the run itself: a request records every host's outcome, not only the
-    report."""
-    return run_playbook(inventory, DISCOVER_PLAYBOOK,
-                        {"calipso_environment": environment, **extravars},
-                        {"CALIPSO_STORE": store_url}, limit=limit)
 
 
 def inventory_hosts(inventory: Path) -> list[str]:
@@ -250,8 +240,7 @@ class ScanService(RecordReader):
         """Take the environment's slot for a request (inside a write transaction), or raise
         EnvironmentBusy; a slot whose holder died is freed first."""
         records = self._store.records(REQUESTS)
-        lease = {"token": uuid.uuid4().hex, "owner": _owner(),
-                 "expires": time.time() + self._lease_seconds}
+        lease = new_lease(self._lease_seconds)
         claim = {"$set": {"request_id": request_id, "lease": lease}}
         for _ in range(3):
             if records.find_one_and_update({"_id": _slot_id(environment), "request_id": None},
@@ -264,7 +253,7 @@ class ScanService(RecordReader):
                                         "environment": environment, "request_id": None,
                                         "lease": None})
             elif slot["request_id"] is not None:
-                if _lease_alive(slot["lease"]):
+                if lease_alive(slot["lease"]):
                     raise EnvironmentBusy(f"environment {environment!r} is being scanned by"
                                           f" request {slot['request_id']}")
                 self._free(slot)
@@ -289,7 +278,7 @@ class ScanService(RecordReader):
         with self._store.transaction(write=True):
             held = self._store.records(REQUESTS).find(
                 {"kind": "slot", "request_id": {"$ne": None}})
-            dead = [slot for slot in held if not _lease_alive(slot["lease"])]
+            dead = [slot for slot in held if not lease_alive(slot["lease"])]
             for slot in dead:
                 self._free(slot)
         return [slot["request_id"] for slot in dead]
