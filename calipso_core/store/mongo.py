@@ -161,7 +161,13 @@ def _owner() -> Doc:
             "started": _start_time(os.getpid()), "pid_space": _pid_space()}
 
 
-def _lease_alive(lease: Mapping[str, Any]) -> bool:
+def new_lease(seconds: float) -> Doc:
+    """A lease held by this process for `seconds` (a scan's hold on its environment; the scan
+    requests' slots use the same kind, so that one liveness rule serves both)."""
+    return {"token": uuid.uuid4().hex, "owner": _owner(), "expires": time.time() + seconds}
+
+
+def lease_alive(lease: Mapping[str, Any]) -> bool:
     """A lease is alive until it expires, or until its owner is seen dead from the same pid
     space (a killed scanner on this machine must not block the next scan for the whole lease)."""
     if lease["expires"] <= time.time():
@@ -443,8 +449,7 @@ class MongoStore:
             raise ValueError("environment must be a non-empty string")
         normal_scope = _normalise_scope(scope)
         stats = Stats()
-        lease = {"token": uuid.uuid4().hex, "owner": _owner(),
-                 "expires": time.time() + self.lease_seconds}
+        lease = new_lease(self.lease_seconds)
         with self.transaction(write=True):
             env = self._acquire(environment, lease, stats)
             generation, committed = env["last_generation"], env["committed_generation"]
@@ -487,7 +492,7 @@ class MongoStore:
             held = current["lease"]
             if held is None:
                 continue
-            if _lease_alive(held):
+            if lease_alive(held):
                 raise ScanConflict(f"environment {environment!r}: {_describe_lease(current)}")
             doc = envs.find_one_and_update({"_id": environment, "lease.token": held["token"]},
                                            update)

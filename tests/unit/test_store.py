@@ -547,11 +547,11 @@ def test_lease_liveness_by_pid_only_within_one_pid_space() -> None:
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)
     future = time.time() + 60
-    assert mongo._lease_alive({"expires": future, "owner": here})
-    assert not mongo._lease_alive({"expires": time.time() - 1, "owner": here})
+    assert mongo.lease_alive({"expires": future, "owner": here})
+    assert not mongo.lease_alive({"expires": time.time() - 1, "owner": here})
     gone = {**here, "pid": int(dead.stdout), "started": 1}
-    assert not mongo._lease_alive({"expires": future, "owner": gone})
-    assert mongo._lease_alive({"expires": future, "owner": {**gone, "pid_space": "elsewhere"}})
+    assert not mongo.lease_alive({"expires": future, "owner": gone})
+    assert mongo.lease_alive({"expires": future, "owner": {**gone, "pid_space": "elsewhere"}})
 
 
 # Operational records
