@@ -24,11 +24,10 @@ from calipso_core.model.types import (
     CLIQUE_TYPES_FILE,
     LINK_TYPES_FILE,
     SECTIONS,
-    SHIPPED_DIR,
-    TYPES_DIR_ENV,
     TypeDataError,
-    _merged,
     load_registry,
+    raw_definitions,
+    type_directories,
 )
 from calipso_core.store import MongoStore
 from calipso_core.store.mongo import now_iso
@@ -46,16 +45,14 @@ class TypeCatalog:
     and the edits, read from the store on each call."""
 
     def __init__(self, override_dir: str | os.PathLike[str] | None = None) -> None:
-        chosen = override_dir if override_dir is not None else os.environ.get(TYPES_DIR_ENV)
-        self._directories = [SHIPPED_DIR, *([Path(chosen)] if chosen else [])]
+        self._override_dir = override_dir
 
     @cached_property
     def _model(self) -> Definitions:
         """The raw definitions (the loader's own merge of shipped and override entries), which
         is what an admin reads and writes back; the parsed registry has lost their shape."""
-        return {file: {section: {name: entry.data for name, entry in entries.items()}
-                       for section, entries in _merged(file, self._directories).items()}
-                for file in SECTIONS}
+        directories = type_directories(self._override_dir)
+        return {file: raw_definitions(file, directories) for file in SECTIONS}
 
     def entries(self, store: MongoStore, environment: str, kind: str) -> list[dict[str, Any]]:
         """The environment's types of a kind, by name: each with its definition and whether

@@ -303,6 +303,14 @@ def _merged(file_name: str, directories: list[Path]) -> dict[str, dict[str, _Ent
     return merged
 
 
+
+def raw_definitions(file_name: str, directories: list[Path]) -> dict[str, dict[str, Any]]:
+    """One model file's definitions as written (section -> name -> definition), merged across
+    the shipped directory and the override as the loader merges them: what an admin reads and
+    edits, where the loaded registry has parsed them into another shape."""
+    return {section: {name: entry.data for name, entry in entries.items()}
+            for section, entries in _merged(file_name, directories).items()}
+
 def _mapping(data: object, where: str, required: tuple[str, ...],
              optional: tuple[str, ...] = ()) -> dict[str, Any]:
     if not isinstance(data, dict):
@@ -543,9 +551,9 @@ def _clique_types(entries: Mapping[str, _Entry], object_types: Mapping[str, Obje
     return tuple(cliques)
 
 
-def load_registry(override_dir: str | os.PathLike[str] | None = None) -> TypeRegistry:
-    """The shipped types with an operator's overrides from override_dir (by default, the
-    directory CALIPSO_TYPES_DIR names, if it is set)."""
+def type_directories(override_dir: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Where the types are read from: the shipped directory, then the operator's overrides in
+    override_dir (by default, the directory CALIPSO_TYPES_DIR names, if it is set)."""
     chosen = override_dir if override_dir is not None else os.environ.get(TYPES_DIR_ENV) or None
     directories = [SHIPPED_DIR]
     if chosen is not None:
@@ -553,6 +561,13 @@ def load_registry(override_dir: str | os.PathLike[str] | None = None) -> TypeReg
             raise TypeDataError(f"{chosen}: the types override directory ({TYPES_DIR_ENV}) is not "
                                 "a directory")
         directories.append(Path(chosen))
+    return directories
+
+
+def load_registry(override_dir: str | os.PathLike[str] | None = None) -> TypeRegistry:
+    """The shipped types with an operator's overrides from override_dir (by default, the
+    directory CALIPSO_TYPES_DIR names, if it is set)."""
+    directories = type_directories(override_dir)
     objects = _merged(OBJECT_TYPES_FILE, directories)
     links = _merged(LINK_TYPES_FILE, directories)
     cliques = _merged(CLIQUE_TYPES_FILE, directories)
