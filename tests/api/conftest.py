@@ -35,10 +35,10 @@ from calipso_core.scans import EnvironmentTarget, ScanService, Schedules
 from calipso_core.store import EmbeddedStore
 from tests.api.openapi_check import check_response
 from tests.cloud_server import CLOUD, running_cloud_api
+from tests.recorded_lab import recorded_description, recorded_facts
 from tests.unit.test_scan_requests import FakeDiscovery, write_inventory
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "lab_facts"
-DESCRIPTION = json.loads((DATA / "lab.json").read_text())
+DESCRIPTION = recorded_description()
 LAB, EDGE = "lab", "edge"
 EPOCH = 1_790_000_000  # monitoring results are stamped from here on, a minute apart
 
@@ -127,8 +127,7 @@ def _event(object_id: str, object_type: str, status: int, minute: int, output: s
 def inventory(tmp_path_factory: pytest.TempPathFactory) -> Inventory:
     """Built once: scans and results recorded exactly as discovery and the Sensu handler do."""
     workdir = tmp_path_factory.mktemp("api-inventory")
-    facts = {h["name"]: json.loads((DATA / f"{h['name']}.json").read_text())
-             for h in DESCRIPTION["hosts"]}
+    facts = recorded_facts()
     store = EmbeddedStore(workdir / "inventory.db")
     with running_cloud_api(DESCRIPTION, workdir) as api, pytest.MonkeyPatch.context() as patch:
         patch.setenv("OS_CLIENT_CONFIG_FILE", str(api.write_clouds_yaml("c", api.credentials)))

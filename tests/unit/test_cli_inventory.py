@@ -4,23 +4,21 @@ embedded store): filters, JSON output, and a clique as a tree of hosts and objec
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from calipso_core.cli import main
 from calipso_core.discovery.scan import run_scan
 from calipso_core.store import EmbeddedStore
+from tests.recorded_lab import recorded_description, recorded_facts
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "lab_facts"
-DESCRIPTION = json.loads((DATA / "lab.json").read_text())
+DESCRIPTION = recorded_description()
 
 
 @pytest.fixture(scope="module")
 def store_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("cli") / "inventory.db"
-    facts = {h["name"]: json.loads((DATA / f"{h['name']}.json").read_text())
-             for h in DESCRIPTION["hosts"]}
+    facts = recorded_facts()
     run_scan("lab", facts, EmbeddedStore(path))
     return str(path)
 

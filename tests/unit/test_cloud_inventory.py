@@ -3,9 +3,6 @@ lab the facts were recorded on), turned into objects and joined with the host in
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 import yaml
 
@@ -21,9 +18,9 @@ from calipso_core.model.cliques import compute_cliques
 from calipso_core.model.state import evaluate_state
 from calipso_core.model.types import load_registry
 from tests.cloud_server import CLOUD, free_loopback_port, running_cloud_api
+from tests.recorded_lab import recorded_description, recorded_facts
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "lab_facts"
-DESCRIPTION = json.loads((DATA / "lab.json").read_text())
+DESCRIPTION = recorded_description()
 
 
 @pytest.fixture(scope="module")
@@ -36,9 +33,8 @@ def view(tmp_path_factory):
 
 def host_objects():
     objects = []
-    for host in DESCRIPTION["hosts"]:
-        objects += build_host(host["name"], json.loads(
-            (DATA / f"{host['name']}.json").read_text())).objects
+    for name, facts in recorded_facts().items():
+        objects += build_host(name, facts).objects
     return objects
 
 
@@ -90,8 +86,7 @@ def test_an_unreachable_cloud_is_a_clear_error(tmp_path, monkeypatch):
 
 
 def test_assembled_inventory_merges_both_views(view):
-    facts = {h["name"]: json.loads((DATA / f"{h['name']}.json").read_text())
-             for h in DESCRIPTION["hosts"]}
+    facts = recorded_facts()
     inventory = assemble("lab", facts, view)
     objects = {o["id"]: o for o in inventory.objects}
     assert len(objects) == len(inventory.objects)
@@ -110,8 +105,7 @@ def test_assembled_inventory_merges_both_views(view):
 
 
 def test_without_the_cloud_the_switch_level_inventory_stands():
-    facts = {h["name"]: json.loads((DATA / f"{h['name']}.json").read_text())
-             for h in DESCRIPTION["hosts"]}
+    facts = recorded_facts()
     inventory = assemble("lab", facts)
     types = {o["type"] for o in inventory.objects}
     assert {"host", "host_pnic", "vedge", "vconnector", "vnic", "vservice", "otep"} <= types
@@ -126,8 +120,7 @@ def test_without_the_cloud_the_switch_level_inventory_stands():
 def test_link_state_rules_agree_with_the_builders_on_the_lab(view):
     """The declarative state rule of every link type, evaluated on the assembled lab inventory,
     decides (no unknown) and says what the builder read from the hosts."""
-    facts = {h["name"]: json.loads((DATA / f"{h['name']}.json").read_text())
-             for h in DESCRIPTION["hosts"]}
+    facts = recorded_facts()
     inventory = assemble("lab", facts, view)
     registry = load_registry()
     objects = {o["id"]: o for o in inventory.objects}
@@ -139,8 +132,7 @@ def test_link_state_rules_agree_with_the_builders_on_the_lab(view):
 
 
 def test_each_host_nic_carries_the_networks_its_host_serves(view):
-    facts = {h["name"]: json.loads((DATA / f"{h['name']}.json").read_text())
-             for h in DESCRIPTION["hosts"]}
+    facts = recorded_facts()
     inventory = assemble("lab", facts, view)
     carried = {(link["source_id"], link["target_id"]) for link in inventory.links
                if link["link_type"] == "host_pnic-network"}
@@ -154,8 +146,7 @@ def test_each_host_nic_carries_the_networks_its_host_serves(view):
 
 
 def test_each_vms_clique_on_the_lab_holds_its_path_to_the_network(view):
-    facts = {h["name"]: json.loads((DATA / f"{h['name']}.json").read_text())
-             for h in DESCRIPTION["hosts"]}
+    facts = recorded_facts()
     inventory = assemble("lab", facts, view)
     registry = load_registry()
     cliques = {c["id"]: c for c in compute_cliques(
@@ -193,8 +184,7 @@ def test_each_vms_clique_on_the_lab_holds_its_path_to_the_network(view):
 
 
 def test_service_namespaces_and_hosts_take_the_clouds_names(view):
-    facts = {h["name"]: json.loads((DATA / f"{h['name']}.json").read_text())
-             for h in DESCRIPTION["hosts"]}
+    facts = recorded_facts()
     objects = {o["id"]: o for o in assemble("lab", facts, view).objects}
     router = DESCRIPTION["routers"][0]
     qrouter = objects[f"{router['host']}-qrouter-{router['id']}"]

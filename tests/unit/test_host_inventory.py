@@ -4,18 +4,16 @@ checked against the description of the lab they were recorded on."""
 from __future__ import annotations
 
 import copy
-import json
 import random
-from pathlib import Path
 
 import pytest
 
 from calipso_core.discovery.host_inventory import build_host, tunnel_links
+from tests.recorded_lab import recorded_description, recorded_facts
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "lab_facts"
-DESCRIPTION = json.loads((DATA / "lab.json").read_text())
+DESCRIPTION = recorded_description()
 HOSTS = {h["name"]: h for h in DESCRIPTION["hosts"]}
-FACTS = {name: json.loads((DATA / f"{name}.json").read_text()) for name in HOSTS}
+FACTS = recorded_facts()
 
 
 def build_all(facts=FACTS):

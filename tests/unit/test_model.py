@@ -4,7 +4,6 @@ rules, and cliques hold exactly what their clique types walk to."""
 
 from __future__ import annotations
 
-import json
 import textwrap
 from collections import Counter
 from pathlib import Path
@@ -16,9 +15,9 @@ from calipso_core.discovery.assemble import assemble
 from calipso_core.model.cliques import compute_cliques
 from calipso_core.model.state import RuleError, evaluate_state, parse_rule
 from calipso_core.model.types import SHIPPED_DIR, TYPES_DIR_ENV, TypeDataError, load_registry
+from tests.recorded_lab import recorded_facts
 
 REGISTRY = load_registry()
-LAB_FACTS = Path(__file__).resolve().parents[1] / "data" / "lab_facts"
 OVS_VXLAN = {"distribution": "openstack", "mechanism_drivers": ["openvswitch"],
              "type_drivers": ["vxlan"]}
 # Fields the store adds to what builders produce.
@@ -64,9 +63,7 @@ def test_shipped_types_load_and_reference_only_known_types():
 
 
 def test_what_discovery_builds_from_lab_facts_fits_the_types():
-    description = json.loads((LAB_FACTS / "lab.json").read_text())
-    facts = {h["name"]: json.loads((LAB_FACTS / f"{h['name']}.json").read_text())
-             for h in description["hosts"]}
+    facts = recorded_facts()
     inventory = assemble("lab", facts)
     for obj in inventory.objects:
         problems = [p for p in REGISTRY.object_problems(obj)

@@ -28,13 +28,11 @@ from calipso_core.monitoring.render import files_of, render, write_files
 from calipso_core.monitoring.sensu_classic import validate_classic_document
 from calipso_core.monitoring.sensu_go import validate_agent_config, validate_go_resource
 from tests.cloud_server import CLOUD, running_cloud_api
+from tests.recorded_lab import recorded_description, recorded_facts
 
-DATA = Path(__file__).resolve().parents[1] / "data"
-FACTS_DIR = DATA / "lab_facts"
-GOLDEN_DIR = DATA / "monitoring_golden"
-DESCRIPTION = json.loads((FACTS_DIR / "lab.json").read_text())
-FACTS = {h["name"]: json.loads((FACTS_DIR / f"{h['name']}.json").read_text())
-         for h in DESCRIPTION["hosts"]}
+GOLDEN_DIR = Path(__file__).resolve().parents[1] / "data" / "monitoring_golden"
+DESCRIPTION = recorded_description()
+FACTS = recorded_facts()
 HOSTS = {h["name"]: h for h in DESCRIPTION["hosts"]}
 PORTS = {p["id"]: p for p in DESCRIPTION["ports"]}
 TARGETS = ("sensu-go", "sensu-classic")

@@ -13,14 +13,14 @@ from calipso_core.discovery.assemble import assemble
 from calipso_core.monitoring.checks import MonitoringError, RabbitMQSettings
 from calipso_core.monitoring.deploy import render_to_directory, settings_from_mapping
 from calipso_core.store import MongoStore
-from tests.unit.test_monitoring import FACTS
+from tests.recorded_lab import recorded_facts
 
 Doc = dict
 
 
 @pytest.fixture
 def store() -> MongoStore:
-    inventory = assemble("lab", FACTS, None)
+    inventory = assemble("lab", recorded_facts(), None)
     store = MongoStore(mongomock.MongoClient()["calipso"])
     commit(store, inventory.objects, inventory.links)
     return store

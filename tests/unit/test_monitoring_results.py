@@ -13,16 +13,15 @@ import pytest
 from calipso_core.discovery.scan import run_scan
 from calipso_core.monitoring_results import BadEvent, handle, messages, parse_event, statuses
 from calipso_core.store import EmbeddedStore
+from tests.recorded_lab import recorded_description, recorded_facts
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "lab_facts"
-DESCRIPTION = json.loads((DATA / "lab.json").read_text())
+DESCRIPTION = recorded_description()
 VEDGE = next(h["system_id"] for h in DESCRIPTION["hosts"] if h["name"] == "compute2")
 
 
 @pytest.fixture
 def store(tmp_path):
-    facts = {h["name"]: json.loads((DATA / f"{h['name']}.json").read_text())
-             for h in DESCRIPTION["hosts"]}
+    facts = recorded_facts()
     store = EmbeddedStore(tmp_path / "inventory.db")
     run_scan("lab", facts, store)
     return store

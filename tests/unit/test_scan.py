@@ -4,19 +4,16 @@ what disappears with a VM, and what stands without the cloud."""
 from __future__ import annotations
 
 import copy
-import json
-from pathlib import Path
 
 import pytest
 
 from calipso_core.discovery.scan import run_scan
 from calipso_core.store import EmbeddedStore
 from tests.cloud_server import CLOUD, running_cloud_api
+from tests.recorded_lab import recorded_description, recorded_facts
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "lab_facts"
-DESCRIPTION = json.loads((DATA / "lab.json").read_text())
-FACTS = {h["name"]: json.loads((DATA / f"{h['name']}.json").read_text())
-         for h in DESCRIPTION["hosts"]}
+DESCRIPTION = recorded_description()
+FACTS = recorded_facts()
 
 
 @pytest.fixture(scope="module")

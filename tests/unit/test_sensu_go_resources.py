@@ -32,8 +32,8 @@ from calipso_core.discovery.assemble import Inventory, assemble
 from calipso_core.monitoring.checks import MonitoringSettings, check_name
 from calipso_core.monitoring.render import render, write_files
 from tests.cloud_server import free_loopback_port
+from tests.recorded_lab import recorded_facts
 from tests.sensu_go_api import FakeSensuGo, running_sensu_go_api
-from tests.unit.test_monitoring import FACTS
 
 Doc = dict[str, Any]
 MODULE = "calipso.topology.sensu_go_resources"
@@ -66,7 +66,7 @@ class Run:
 @pytest.fixture(scope="module")
 def inventory() -> Inventory:
     # Host facts alone: enough objects of every monitored type, no cloud API to start.
-    return assemble("lab", FACTS)
+    return assemble("lab", recorded_facts())
 
 
 @pytest.fixture(scope="module")

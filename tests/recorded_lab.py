@@ -1,0 +1,21 @@
+"""The lab recorded in tests/data/lab_facts: its description (lab.json) and each host's facts as
+network_facts gathered them, for the tests that build inventories offline. Each call reads the
+files afresh, so that a test module editing its copy changes nobody else's."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+LAB_FACTS_DIR = Path(__file__).resolve().parent / "data" / "lab_facts"
+
+
+def recorded_description() -> dict[str, Any]:
+    return json.loads((LAB_FACTS_DIR / "lab.json").read_text())
+
+
+def recorded_facts() -> dict[str, dict[str, Any]]:
+    """Each recorded host's facts, by host name."""
+    return {host["name"]: json.loads((LAB_FACTS_DIR / f"{host['name']}.json").read_text())
+            for host in recorded_description()["hosts"]}
