@@ -633,7 +633,31 @@ def test_embedded_equality_reads_use_the_indexes(tmp_path: Path) -> None:
                sort=[("name", 1)], projection=["id"])
     store.get("objects", ENV, "port-2")
     store.count("objects", ENV, {"type": "port"})
-    assert store.stats.round_trips - before == 3  # only each read's committed generation
+    store.environments()
+    store.environments()
+    # The committed generation and the environments' names, each read once: they are memoised
+    # until the database changes.
+    assert store.stats.round_trips - before == 2
+
+
+def test_embedded_memoised_committed_state_follows_writers(tmp_path: Path) -> None:
+    path = tmp_path / "inventory.db"
+    store = EmbeddedStore(path)
+    scan(store, [obj(1)])
+    assert store.environments() == [ENV]
+    assert store.get("objects", ENV, "port-1")["generation"] == 1
+    scan(store, [obj(1, host="compute9")])  # this process commits: generation 2 is read
+    assert store.get("objects", ENV, "port-1")["host"] == "compute9"
+    code = textwrap.dedent(f"""
+        from calipso_core.store import EmbeddedStore
+        with EmbeddedStore({str(path)!r}).begin_scan("other") as scan:
+            scan.write("objects", [{{"id": "port-7"}}])
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert store.environments() == [ENV, "other"]  # another process: reloaded, recounted
+    assert store.get("objects", "other", "port-7")["generation"] == 1
 
 
 def test_embedded_indexed_reads_follow_commits_and_other_writers(tmp_path: Path) -> None:
@@ -669,7 +693,13 @@ def test_embedded_indexed_reads_follow_commits_and_other_writers(tmp_path: Path)
 
 def test_embedded_indexed_reads_return_copies(tmp_path: Path) -> None:
     store = EmbeddedStore(tmp_path / "inventory.db")
-    scan(store, [obj(1)])
+    scan(store, [obj(1, ips=["10.0.0.1"], nested=[{"mtu": 1450}])])
     store.get("objects", ENV, "port-1")["attributes"]["mtu"] = 9000
-    store.find("objects", ENV, {"id": "port-1"})[0]["attributes"]["mtu"] = 9000
-    assert store.get("objects", ENV, "port-1")["attributes"]["mtu"] == 1450
+    found = store.find("objects", ENV, {"id": "port-1"})[0]
+    found["attributes"]["mtu"] = 9000
+    found["ips"].append("10.0.0.2")  # a flat list of strings: copied flat
+    found["nested"][0]["mtu"] = 9000
+    stored = store.get("objects", ENV, "port-1")
+    assert stored["attributes"]["mtu"] == 1450
+    assert stored["ips"] == ["10.0.0.1"]
+    assert stored["nested"] == [{"mtu": 1450}]
