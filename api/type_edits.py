@@ -1,6 +1,6 @@
 """Clique and link types as one environment sees them: the model's (the shipped YAML and the
 operator's override directory, `calipso_core.model.types`) with the edits admins made through
-the API, kept per environment in the store's "types" records.
+the API (`calipso_core.model.edits`), which the environment's next scan applies.
 
 An edit is accepted only if the whole model still loads with it and every other edit of the
 environment, through the model's own loader: the same rules as for the YAML files (known keys,
@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from functools import cached_property
-from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
-import yaml
-
+from calipso_core.model.edits import (
+    FILES,
+    RECORDS,
+    edit_layer,
+    record_id,
+    stored_edits,
+)
 from calipso_core.model.types import (
-    CLIQUE_TYPES_FILE,
-    LINK_TYPES_FILE,
     SECTIONS,
     TypeDataError,
     load_registry,
@@ -31,10 +32,6 @@ from calipso_core.model.types import (
 )
 from calipso_core.store import MongoStore
 from calipso_core.store.mongo import now_iso
-
-RECORDS: Final = "types"
-FILES: Final = {"link_types": LINK_TYPES_FILE, "clique_types": CLIQUE_TYPES_FILE}
-"""Editable kinds: each is the section of that name in its model file."""
 
 Definitions = dict[str, dict[str, dict[str, Any]]]
 """file name -> section -> entry name -> definition, as in the YAML files."""
@@ -59,10 +56,9 @@ class TypeCatalog:
         (by whom, when) it was edited through the API."""
         entries = {name: _entry(name, {"definition": definition})
                    for name, definition in self._model[FILES[kind]][kind].items()}
-        with store.transaction(write=False):
-            for record in _edits(store, environment):
-                if record["kind"] == kind:
-                    entries[record["name"]] = _entry(record["name"], record)
+        for record in stored_edits(store, environment):
+            if record["kind"] == kind:
+                entries[record["name"]] = _entry(record["name"], record)
         return [entries[name] for name in sorted(entries)]
 
     def save(self, store: MongoStore, environment: str, kind: str, name: str,
@@ -71,16 +67,14 @@ class TypeCatalog:
 
         Raises TypeDataError (its message names the entry and the rule) when the model would no
         longer load."""
-        key = json.dumps([environment, kind, name])
-        # The definition is kept as JSON text: its keys are an admin's, and MongoDB gives keys
-        # starting with "$" or holding "." a meaning of their own.
+        key = record_id(environment, kind, name)
         record = {"environment": environment, "kind": kind, "name": name,
                   "definition": json.dumps(definition, sort_keys=True), "updated_by": user,
                   "updated_at": now_iso()}
         with store.transaction(write=True):
-            edits = _edits(store, environment)
+            edits = stored_edits(store, environment)
             others = [edit for edit in edits if edit["_id"] != key]
-            self._validate([*others, record])
+            self._validate(environment, [*others, record])
             records = store.records(RECORDS)
             if len(others) < len(edits):
                 records.update_one({"_id": key}, {"$set": record})
@@ -89,31 +83,19 @@ class TypeCatalog:
         new = len(others) == len(edits) and name not in self._model[FILES[kind]][kind]
         return _entry(name, record), new
 
-    def _validate(self, edits: list[dict[str, Any]]) -> None:
-        """Load the model with these edits through the model's loader, from a directory that
-        holds the complete definitions; TypeDataError if it does not load."""
-        definitions = {file: {section: dict(entries) for section, entries in sections.items()}
-                       for file, sections in self._model.items()}
-        for edit in edits:
-            definitions[FILES[edit["kind"]]][edit["kind"]][edit["name"]] = \
-                json.loads(edit["definition"])
-        with tempfile.TemporaryDirectory(prefix="calipso-types-") as directory:
-            try:
-                for file, sections in definitions.items():
-                    # replace: the files hold everything, shipped entries included.
-                    (Path(directory) / file).write_text(
-                        yaml.safe_dump({"replace": True, **sections}))
-                load_registry(directory)
-            except TypeDataError as exc:
-                # The message names our temporary file: name only the model file instead.
-                raise TypeDataError(str(exc).replace(f"{directory}/", "")) from None
-            except RecursionError:
-                raise TypeDataError("the definition is nested too deeply") from None
-
-
-def _edits(store: MongoStore, environment: str) -> list[dict[str, Any]]:
-    """The environment's edit records (inside a transaction of the caller's)."""
-    return store.records(RECORDS).find({"environment": environment})
+    def _validate(self, environment: str, edits: list[dict[str, Any]]) -> None:
+        """Load the model with these edits, as the environment's scans will; TypeDataError if
+        it does not load."""
+        try:
+            load_registry(self._override_dir, [edit_layer(environment, edits)])
+        except TypeDataError as exc:
+            # The message may name a model file: by its name only, not the server's paths.
+            message = str(exc)
+            for directory in type_directories(self._override_dir):
+                message = message.replace(f"{directory}/", "")
+            raise TypeDataError(message) from None
+        except RecursionError:
+            raise TypeDataError("the definition is nested too deeply") from None
 
 
 def _entry(name: str, source: Mapping[str, Any]) -> dict[str, Any]:

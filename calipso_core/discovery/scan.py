@@ -22,8 +22,9 @@ from calipso_core.discovery.assemble import (
 from calipso_core.discovery.cloud_inventory import CloudUnavailable, CloudView, fetch_cloud
 from calipso_core.discovery.host_inventory import tunnel_links
 from calipso_core.model.cliques import compute_cliques
+from calipso_core.model.edits import environment_registry
 from calipso_core.model.state import evaluate_state
-from calipso_core.model.types import TypeRegistry, load_registry
+from calipso_core.model.types import TypeRegistry
 from calipso_core.store import MongoStore, ScanSummary
 
 Doc = dict[str, Any]
@@ -92,8 +93,9 @@ def run_scan(environment: str, host_facts: Mapping[str, Doc], store: MongoStore,
              limit: Iterable[str] | None = None) -> ScanReport:
     """Discover an environment and commit it as the store's next generation. With `limit`,
     only those hosts' part of the inventory is replaced (and the cliques that touch them); the
-    rest stays as the last scan stored it."""
-    registry = registry or load_registry()
+    rest stays as the last scan stored it. The types are the model's with the environment's
+    edits (`calipso_core.model.edits`) unless `registry` is given."""
+    registry = registry or environment_registry(store, environment)
     view, cloud_error = read_cloud(cloud)
     inventory = assemble(environment, host_facts, view)
     hosts = set(limit or ())

@@ -97,7 +97,8 @@ def parse_rule(data: object) -> StateRule:
     """A StateRule from its data (a link type's `state`); RuleError when it is malformed."""
     if not isinstance(data, Mapping):
         raise RuleError("state must be a mapping with up_when (and optionally down_when)")
-    unknown = sorted(set(data) - {"up_when", "down_when"})
+    # By text: a key may be a number, and numbers do not sort among strings.
+    unknown = sorted(set(data) - {"up_when", "down_when"}, key=str)
     if unknown:
         raise RuleError(f"state: unknown keys {unknown}; expected up_when, down_when")
     if "up_when" not in data:
@@ -121,8 +122,8 @@ def _condition(item: object, where: str) -> Condition:
         return AllOf(_conditions(item["all"], f"{where}.all"))
     if "field" not in item:
         raise RuleError(f"{where}: expected {{field: ..., <operator>: ...}}, {{any: [...]}} or "
-                        f"{{all: [...]}}, got keys {sorted(item)}")
-    unknown = sorted(set(item) - {"field", "when_missing", *OPERATORS})
+                        f"{{all: [...]}}, got keys {sorted(item, key=str)}")
+    unknown = sorted(set(item) - {"field", "when_missing", *OPERATORS}, key=str)
     if unknown:
         raise RuleError(f"{where}: unknown keys {unknown}; operators are {list(OPERATORS)}")
     operators = [key for key in item if key in OPERATORS]

@@ -4,7 +4,9 @@ The shipped definitions are calipso_core/model/data/{object,link,clique}_types.y
 change them without code changes: a directory named by CALIPSO_TYPES_DIR (or passed to
 load_registry) may hold any of the same three files. Its entries replace shipped entries of the
 same name and add new ones, an entry set to null removes a shipped one, and `replace: true` at the
-top of a file drops everything the shipped file defines.
+top of a file drops everything the shipped file defines. Over both, layers of definitions held
+elsewhere (`TypeLayer`: the clique and link types admins edit per environment through the API,
+`calipso_core.model.edits`) replace or add entries the same way.
 
 Everything is checked when the types load, and an error names the file and the entry: unknown
 keys, unknown types referenced, a name given twice, a state rule outside its vocabulary or reading
@@ -231,8 +233,19 @@ def _property_values(value: object) -> frozenset[str]:
 
 
 class _Entry(NamedTuple):
-    path: Path
+    path: str
+    """Where the entry was read: a file, or a layer's origin and file name."""
     data: object
+
+
+@dataclass(frozen=True)
+class TypeLayer:
+    """Definitions laid over the model's files: file name -> section -> entry name ->
+    definition, each replacing or adding the entry of that name. `origin` names the layer in
+    error messages."""
+
+    origin: str
+    files: Mapping[str, Mapping[str, Mapping[str, Any]]]
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -271,8 +284,10 @@ def _read(path: Path) -> dict[str, Any]:
     return doc
 
 
-def _merged(file_name: str, directories: list[Path]) -> dict[str, dict[str, _Entry]]:
-    """The entries of one file across the shipped directory and the override, by section."""
+def _merged(file_name: str, directories: list[Path],
+            layers: Iterable[TypeLayer] = ()) -> dict[str, dict[str, _Entry]]:
+    """The entries of one file across the shipped directory, the override, then the layers,
+    by section."""
     sections = SECTIONS[file_name]
     merged: dict[str, dict[str, _Entry]] = {s: {} for s in sections}
     for index, directory in enumerate(directories):
@@ -280,7 +295,7 @@ def _merged(file_name: str, directories: list[Path]) -> dict[str, dict[str, _Ent
         if index > 0 and not path.exists():
             continue  # an override directory holds only the files it changes
         doc = _read(path)
-        unknown = sorted(set(doc) - {*sections, "replace"})
+        unknown = sorted(set(doc) - {*sections, "replace"}, key=str)
         if unknown:
             raise TypeDataError(f"{path}: unknown top-level keys {unknown}; expected "
                                 f"{list(sections)} and optionally replace")
@@ -289,19 +304,28 @@ def _merged(file_name: str, directories: list[Path]) -> dict[str, dict[str, _Ent
         if doc.get("replace"):
             merged = {s: {} for s in sections}
         for section in sections:
-            body = doc.get(section) or {}
-            if not isinstance(body, dict):
-                raise TypeDataError(f"{path}: {section} must map names to definitions")
-            for name, data in body.items():
-                if not isinstance(name, str) or not name:
-                    raise TypeDataError(f"{path}: {section}: {name!r} is not a name")
-                if data is not None:
-                    merged[section][name] = _Entry(path, data)
-                elif merged[section].pop(name, None) is None:
-                    raise TypeDataError(f"{path}: {section} {name!r}: null removes an entry, "
-                                        "but there is no such entry")
+            _merge_section(merged[section], doc.get(section), f"{path}", section)
+    for layer in layers:
+        for section, body in layer.files.get(file_name, {}).items():
+            if section not in sections:
+                raise TypeDataError(f"{layer.origin}: {file_name} has no section {section!r}")
+            _merge_section(merged[section], body, f"{layer.origin}: {file_name}", section)
     return merged
 
+
+def _merge_section(entries: dict[str, _Entry], body: object, where: str, section: str) -> None:
+    """One source's entries of a section into those merged so far; null removes an entry."""
+    body = body or {}
+    if not isinstance(body, Mapping):
+        raise TypeDataError(f"{where}: {section} must map names to definitions")
+    for name, data in body.items():
+        if not isinstance(name, str) or not name:
+            raise TypeDataError(f"{where}: {section}: {name!r} is not a name")
+        if data is not None:
+            entries[name] = _Entry(where, data)
+        elif entries.pop(name, None) is None:
+            raise TypeDataError(f"{where}: {section} {name!r}: null removes an entry, "
+                                "but there is no such entry")
 
 
 def raw_definitions(file_name: str, directories: list[Path]) -> dict[str, dict[str, Any]]:
@@ -318,7 +342,8 @@ def _mapping(data: object, where: str, required: tuple[str, ...],
     missing = [key for key in required if key not in data]
     if missing:
         raise TypeDataError(f"{where}: missing {missing}")
-    unknown = sorted(set(data) - {*required, *optional})
+    # By text: a key may be a number, and numbers do not sort among strings.
+    unknown = sorted(set(data) - {*required, *optional}, key=str)
     if unknown:
         raise TypeDataError(f"{where}: unknown keys {unknown}; allowed: "
                             f"{[*required, *optional]}")
@@ -564,13 +589,15 @@ def type_directories(override_dir: str | os.PathLike[str] | None = None) -> list
     return directories
 
 
-def load_registry(override_dir: str | os.PathLike[str] | None = None) -> TypeRegistry:
+def load_registry(override_dir: str | os.PathLike[str] | None = None,
+                  layers: Iterable[TypeLayer] = ()) -> TypeRegistry:
     """The shipped types with an operator's overrides from override_dir (by default, the
-    directory CALIPSO_TYPES_DIR names, if it is set)."""
+    directory CALIPSO_TYPES_DIR names, if it is set), then the layers."""
     directories = type_directories(override_dir)
-    objects = _merged(OBJECT_TYPES_FILE, directories)
-    links = _merged(LINK_TYPES_FILE, directories)
-    cliques = _merged(CLIQUE_TYPES_FILE, directories)
+    layers = tuple(layers)
+    objects = _merged(OBJECT_TYPES_FILE, directories, layers)
+    links = _merged(LINK_TYPES_FILE, directories, layers)
+    cliques = _merged(CLIQUE_TYPES_FILE, directories, layers)
     common = _section_fields(objects["common_fields"])
     link_common = _section_fields(links["common_fields"])
     object_types = _object_types(objects["object_types"])

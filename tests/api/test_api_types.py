@@ -8,8 +8,10 @@ import json
 
 import pytest
 
+from calipso_core.discovery.scan import run_scan
 from calipso_core.model.types import load_registry
 from tests.api.conftest import EDGE, LAB
+from tests.recorded_lab import recorded_facts
 
 ENV = f"/environments/{LAB}"
 REGISTRY = load_registry()
@@ -65,6 +67,29 @@ def test_an_admin_replaces_a_clique_type_for_one_environment(client, admin, auth
     assert json.loads(record["definition"]) == definition and record["updated_at"]
     other = entry(client, auth("admin"), "clique_types", "otep", environment=EDGE)
     assert not other["edited"] and other["definition"]["link_types"] != ["otep-otep"]
+
+
+def otep_graph_link_types(client, headers, store, environment):
+    otep = store.find("objects", environment, {"type": "otep"}, sort=[("id", 1)], limit=1)[0]
+    result = client.simulate_get(f"/environments/{environment}/objects/{otep['id']}/clique/graph",
+                                 headers=headers)
+    assert result.status_code == 200, result.text
+    return {edge["link_type"] for edge in result.json["edges"]}
+
+
+def test_an_edit_shapes_the_environments_cliques_from_its_next_scan(client, admin, auth, store):
+    shipped = otep_graph_link_types(client, admin, store, LAB)
+    assert {"otep-otep", "vedge-otep"} <= shipped
+    definition = copy.deepcopy(entry(client, admin, "clique_types", "otep")["definition"])
+    definition["link_types"] = ["otep-otep"]
+    assert put(client, admin, "clique_types", "otep", definition).status_code == 200
+    # The stored cliques are the last scan's until the next one.
+    assert otep_graph_link_types(client, admin, store, LAB) == shipped
+    facts = recorded_facts()
+    run_scan(LAB, facts, store)
+    assert otep_graph_link_types(client, admin, store, LAB) == {"otep-otep"}
+    run_scan(EDGE, facts, store)  # another environment keeps the model's clique type
+    assert otep_graph_link_types(client, auth("admin"), store, EDGE) == shipped
 
 
 def test_a_new_link_type_is_201_and_usable_by_a_new_clique_type(client, admin):

@@ -14,7 +14,13 @@ from bench.cliques import synthetic_topology
 from calipso_core.discovery.assemble import assemble
 from calipso_core.model.cliques import compute_cliques
 from calipso_core.model.state import RuleError, evaluate_state, parse_rule
-from calipso_core.model.types import SHIPPED_DIR, TYPES_DIR_ENV, TypeDataError, load_registry
+from calipso_core.model.types import (
+    SHIPPED_DIR,
+    TYPES_DIR_ENV,
+    TypeDataError,
+    TypeLayer,
+    load_registry,
+)
 from tests.recorded_lab import recorded_facts
 
 REGISTRY = load_registry()
@@ -289,12 +295,63 @@ def test_override_argument_wins_and_replace_drops_the_shipped_file(tmp_path, mon
     ("clique_types.yaml", "clique_types:\n  gadget: null\n",
      r"clique_types.yaml: clique_types 'gadget': null removes an entry, but there is no such"),
     ("clique_types.yaml", "cliques: {}\n", r"clique_types.yaml: unknown top-level keys"),
+    # Keys YAML reads as numbers beside names: refused like any unknown key (they do not sort
+    # among strings).
+    ("clique_types.yaml", "1: x\nextra: y\n", r"unknown top-level keys \[1, 'extra'\]"),
+    ("clique_types.yaml", """
+        clique_types:
+          gadget: {description: x, focal_type: instance, link_types: [instance-vnic], 5: a,
+                   color: b}
+        """, r"clique_types 'gadget': unknown keys \[5, 'color'\]"),
+    ("link_types.yaml", """
+        link_types:
+          vnic-vnic:
+            description: x
+            source_type: vnic
+            target_type: vnic
+            state: {up_when: [{field: source.attributes.state, equals: up, 1: a, b: c}]}
+        """, r"link_types 'vnic-vnic': .*unknown"),
 ])
 def test_bad_data_is_refused_naming_file_and_entry(tmp_path, file_name, text, message):
     write(tmp_path, file_name, text)
     with pytest.raises(TypeDataError, match=message) as error:
         load_registry(tmp_path)
     assert str(tmp_path / file_name) in str(error.value)
+
+
+def test_layers_replace_add_and_remove_entries_over_the_files(tmp_path):
+    write(tmp_path, "clique_types.yaml", """
+        clique_types:
+          vservice: null
+        """)
+    otep = {"description": "Tunnels only.", "focal_type": "otep", "link_types": ["otep-otep"]}
+    vnic = {"description": "A vnic and its switch.", "focal_type": "vnic",
+            "link_types": ["vnic-vedge"]}
+    registry = load_registry(tmp_path, [
+        TypeLayer("first", {"clique_types.yaml": {"clique_types": {"otep": otep}}}),
+        TypeLayer("second", {"clique_types.yaml": {"clique_types": {"vnic": vnic,
+                                                                    "network": None}}})])
+    by_entry = {c.entry: c for c in registry.clique_types}
+    assert by_entry["otep"].link_types == ("otep-otep",)
+    assert by_entry["vnic"].focal_type == "vnic"
+    assert not {"vservice", "network"} & set(by_entry)  # removed by the file, by a layer
+    assert by_entry["instance"] == {c.entry: c for c in REGISTRY.clique_types}["instance"]
+
+
+@pytest.mark.parametrize(("files", "message"), [
+    ({"clique_types.yaml": {"clique_types": {"otep": {"description": "x", "focal_type": "otep",
+                                                      "link_types": ["otep-gone"]}}}},
+     r"^edits of lab: clique_types.yaml: clique_types 'otep': link_types: unknown"),
+    ({"clique_types.yaml": {"link_types": {}}},
+     r"^edits of lab: clique_types.yaml has no section 'link_types'"),
+    ({"link_types.yaml": {"link_types": {"otep-otep": None, "vnic-vnic": None}}},
+     r"^edits of lab: link_types.yaml: link_types 'vnic-vnic': null removes an entry, but"),
+    ({"link_types.yaml": {"link_types": ["otep-otep"]}},
+     r"^edits of lab: link_types.yaml: link_types must map names to definitions"),
+])
+def test_bad_layers_are_refused_naming_the_layer(files, message):
+    with pytest.raises(TypeDataError, match=message):
+        load_registry(None, [TypeLayer("edits of lab", files)])
 
 
 def test_a_missing_override_directory_is_an_error(tmp_path):

@@ -4,10 +4,13 @@ what disappears with a VM, and what stands without the cloud."""
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 
 from calipso_core.discovery.scan import run_scan
+from calipso_core.model.edits import RECORDS, record_id
+from calipso_core.model.types import TypeDataError
 from calipso_core.store import EmbeddedStore
 from tests.cloud_server import CLOUD, running_cloud_api
 from tests.recorded_lab import recorded_description, recorded_facts
@@ -116,3 +119,23 @@ def test_a_scan_limited_to_one_host_replaces_only_that_hosts_part(tmp_path, clou
         if peer_port["network_id"] == port["network_id"] and peer["host"] != "compute3":
             assert "compute3" not in cliques_after[f"instance:{peer['id']}"]["hosts"]
             assert "compute3" in cliques_before[f"instance:{peer['id']}"]["hosts"]
+
+
+def test_an_edit_that_no_longer_loads_stops_the_scan_and_keeps_the_inventory(tmp_path):
+    """An edit accepted by the API, then broken by a change of the model (here: stored as the
+    API would, naming a link type the model does not have)."""
+    store = EmbeddedStore(tmp_path / "inventory.db")
+    run_scan("lab", FACTS, store, None)
+    before = store.scans("lab")[0]["generation"]
+    broken = {"description": "x", "focal_type": "otep", "link_types": ["otep-gone"]}
+    with store.transaction(write=True):
+        store.records(RECORDS).insert_one({
+            "_id": record_id("lab", "clique_types", "otep"), "environment": "lab",
+            "kind": "clique_types", "name": "otep", "definition": json.dumps(broken),
+            "updated_by": "admin", "updated_at": "2026-11-21T00:00:00Z"})
+    with pytest.raises(TypeDataError, match="edited through the API for environment 'lab'"):
+        run_scan("lab", FACTS, store, None)
+    assert store.scans("lab")[0]["generation"] == before
+    assert store.count("cliques", "lab", {"clique_type": "otep"}) > 0
+    # Another environment's scans do not read lab's edits.
+    assert run_scan("edge", FACTS, store, None).summary.generation == 1
