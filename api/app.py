@@ -86,7 +86,7 @@ def create_app(store: MongoStore, authenticator: Authenticator, tokens: TokenSer
     app.add_route("/auth/login", Login(authenticator, tokens, body))
     app.add_route("/auth/logout", Logout(tokens))
     app.add_route("/environments", Environments(store))
-    app.add_route(ENV, Environment(store))
+    app.add_route(ENV, Environment(store, body))
     app.add_route(f"{ENV}/objects", InventoryList(store, "objects", OBJECT_FILTERS,
                                                   object_filter))
     app.add_route(f"{ENV}/objects/{{target:path}}", ObjectPaths(

@@ -20,6 +20,7 @@ from calipso_core.scans.errors import (
     EnvironmentUnavailable,
     InvalidRequest,
     ScanError,
+    ScansPaused,
     UnknownEnvironment,
     UnknownFocalObject,
 )
@@ -53,6 +54,7 @@ TITLES: Final = {
     "unknown_environment": "Environment not configured for scans",
     "unknown_focal_object": "Unknown focal object",
     "environment_busy": "Environment busy",
+    "scans_paused": "Scans paused",
     "environment_unavailable": "Environment unavailable",
 }
 """The stable codes, each with its one title (the OpenAPI document lists the same codes)."""
@@ -134,7 +136,7 @@ def _on_store_error(req: falcon.Request, resp: falcon.Response, ex: Exception,
 
 
 SCAN_STATUSES: Final = ((UnknownEnvironment, 404), (UnknownFocalObject, 404),
-                        (InvalidRequest, 400), (EnvironmentBusy, 409),
+                        (InvalidRequest, 400), (EnvironmentBusy, 409), (ScansPaused, 409),
                         (EnvironmentUnavailable, 503))
 """The status of each refusal of calipso_core.scans, most specific class first (an unknown focal
 object is an invalid request too, but answers 404); the code is the exception's own."""

@@ -48,6 +48,12 @@ class EnvironmentBusy(ScanError):
     code = "environment_busy"
 
 
+class ScansPaused(ScanError):
+    """An admin paused the environment's scans (409): resume them, or wait until they do."""
+
+    code = "scans_paused"
+
+
 class EnvironmentUnavailable(ScanError):
     """The environment's Ansible inventory cannot be read: the service's configuration is
     wrong, not the request (503)."""

@@ -35,12 +35,14 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from calipso_core.ansible_run import HostOutcome, PlaybookRun
 from calipso_core.discovery.runner import DiscoveryFailed, run_discovery, scan_report
+from calipso_core.environment_settings import scans_paused
 from calipso_core.inventory_view import resolve_focal
 from calipso_core.scans.clock import Clock, iso, utc_now
 from calipso_core.scans.errors import (
     EnvironmentBusy,
     EnvironmentUnavailable,
     InvalidRequest,
+    ScansPaused,
     UnknownEnvironment,
     UnknownFocalObject,
     UnknownHosts,
@@ -207,7 +209,7 @@ class ScanService(RecordReader):
         """Record a request and start its scan in the background; returns the record (queued).
 
         Raises the InvalidRequest family for a bad request, EnvironmentBusy while another scan
-        of the environment is queued or running."""
+        of the environment is queued or running, ScansPaused while an admin paused them."""
         check_user(requested_by, "requested_by")
         scope = self.check_scope(environment, hosts, focal_object)
         request_id = uuid.uuid4().hex
@@ -217,6 +219,8 @@ class ScanService(RecordReader):
                    "results": [], "generation": None, "counts": None,
                    "documents_written": None, "cloud_error": None, "error": None}
         with self._store.transaction(write=True):
+            if scans_paused(self._store, environment):
+                raise ScansPaused(f"an admin paused the scans of environment {environment!r}")
             lease = self._claim(environment, request_id)
             self._store.records(REQUESTS).insert_one(
                 {"_id": request_id, "kind": "request", **request})

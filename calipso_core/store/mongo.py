@@ -54,11 +54,13 @@ ENVIRONMENTS: Final = "environments"
 """Bookkeeping per environment: committed and last started generation, the running scan's lease."""
 SCANS: Final = "scans"
 """One record per scan: state, times, scope, counts, error."""
-RECORDS: Final = ("status", "messages", "tokens", "scan_requests", "schedules", "types")
+RECORDS: Final = ("status", "messages", "tokens", "scan_requests", "schedules", "types",
+                   "environment_settings")
 """Operational records kept beside the inventory and not versioned by scans: each object's check
 status (with history) and the messages its checks raise; the API's tokens (hashed); scans asked
 for through the API and their results; scheduled scans; clique and link types as admins edited
-them. Read and written through `records`."""
+them; environments' settings (description, labels, scans paused). Read and written through
+`records`."""
 
 BATCH: Final = 100_000
 """Operations per bulk_write call: MongoDB's maxWriteBatchSize, so a scan makes a constant number

@@ -64,6 +64,50 @@ def test_one_environment(client, auth, store):
     assert env["last_scan"]["generation"] == 1
 
 
+def test_a_new_environment_has_default_settings(client, auth):
+    env = items(client, auth("lab-viewer"), ENV)
+    assert env["settings"] == {"description": "", "labels": {}, "scans_paused": False,
+                               "updated_by": None, "updated_at": None}
+
+
+def test_an_admin_of_the_environment_changes_its_settings(client, auth):
+    lab_admin = auth("lab-admin")
+    labels = {"site": "par-2", "owner.team": "noc/core"}
+    changed = client.simulate_patch(ENV, headers=lab_admin, json={
+        "description": "Paris lab", "labels": labels})
+    assert changed.status_code == 200, changed.text
+    settings = changed.json["settings"]
+    assert (settings["description"], settings["labels"], settings["scans_paused"]) == \
+        ("Paris lab", labels, False)
+    assert settings["updated_by"] == "lab-admin" and settings["updated_at"]
+    # Given settings replace theirs, the others stay; every reader sees them.
+    client.simulate_patch(ENV, headers=lab_admin, json={"scans_paused": True})
+    seen = items(client, auth("lab-viewer"), "/environments")["items"][0]["settings"]
+    assert (seen["description"], seen["labels"], seen["scans_paused"]) == \
+        ("Paris lab", labels, True)
+    # Another environment keeps its own.
+    assert items(client, auth("admin"), f"/environments/{EDGE}")["settings"]["labels"] == {}
+
+
+@pytest.mark.parametrize(("user", "status"), [("lab-viewer", 403), ("lab-operator", 403),
+                                              ("edge-viewer", 404)])
+def test_only_admins_change_settings(client, auth, user, status, unchanged):
+    with unchanged():
+        result = client.simulate_patch(ENV, headers=auth(user), json={"scans_paused": True})
+    assert result.status_code == status
+
+
+@pytest.mark.parametrize("body", [
+    {}, {"scans_paused": "yes"}, {"owner": "x"}, {"labels": {"$where": "1"}},
+    {"labels": {"a.b": 1}}, {"labels": {"k": "v" * 257}}, {"description": "d" * 1001},
+    {"labels": {f"k{i}": "v" for i in range(33)}}, {"updated_by": "mallory"},
+])
+def test_malformed_settings_are_400_and_change_nothing(client, auth, body, unchanged):
+    with unchanged():
+        result = client.simulate_patch(ENV, headers=auth("lab-admin"), json=body)
+    assert (result.status_code, result.json["code"]) == (400, "invalid_body")
+
+
 # Objects
 
 

@@ -122,6 +122,20 @@ def test_a_refused_scan_answers_its_code_and_starts_nothing(client, auth, discov
     assert discovery.calls == []
 
 
+def test_paused_scans_are_409_until_an_admin_resumes_them(client, auth, discovery, scans):
+    operator, lab_admin = auth("lab-operator"), auth("lab-admin")
+    assert client.simulate_patch(f"/environments/{LAB}", headers=lab_admin,
+                                 json={"scans_paused": True}).status_code == 200
+    paused = start(client, operator, {})
+    assert (paused.status_code, paused.json["code"]) == (409, "scans_paused")
+    assert scans.count(LAB) == 0 and discovery.calls == []
+    client.simulate_patch(f"/environments/{LAB}", headers=lab_admin,
+                          json={"scans_paused": False})
+    resumed = start(client, operator, {})
+    assert resumed.status_code == 202
+    assert until_done(client, operator, resumed.headers["Location"])["state"] == "succeeded"
+
+
 def test_an_environment_not_configured_for_scans_is_404_unknown_environment(client, auth):
     # "edge" is in the store, and the admin holds a role everywhere, but no inventory is set.
     answer = start(client, auth("admin"), {}, EDGE)

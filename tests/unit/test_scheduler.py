@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from calipso_core.environment_settings import update_settings
 from calipso_core.scans import (
     ConfigError,
     EnvironmentTarget,
@@ -247,6 +248,18 @@ def test_a_refused_occurrence_is_skipped_with_its_reason(scheduler, tmp_path):
     assert "no object 'vm-1'" in skipped["last_error"]
     assert (skipped["last_run"], skipped["last_request_id"]) == (iso(T0), None)
     assert skipped["next_run"] == iso(T0 + timedelta(days=1))
+
+
+def test_paused_scans_skip_the_occurrence_with_the_reason(scheduler, tmp_path, clock):
+    store = EmbeddedStore(tmp_path / "inventory.db")
+    schedule = scheduler.schedules.create("lab", "FREQ=DAILY", "alice")
+    update_settings(store, "lab", {"scans_paused": True}, "admin")
+    assert scheduler.run_due() == []
+    skipped = scheduler.schedules.get(schedule["id"])
+    assert "paused" in skipped["last_error"] and skipped["last_request_id"] is None
+    update_settings(store, "lab", {"scans_paused": False}, "admin")
+    clock.now = T0 + timedelta(days=1)
+    assert len(scheduler.run_due()) == 1
 
 
 def test_a_finished_series_is_never_due_again(scheduler, clock):
