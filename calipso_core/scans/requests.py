@@ -164,7 +164,8 @@ class ScanService(RecordReader):
     def check_scope(self, environment: str, hosts: Iterable[str] | None = None,
                     focal_object: str | None = None) -> Scope:
         """The request's scope, validated and resolved (a focal object by id or name, to the
-        hosts of its cliques, or its own host when it is in none)."""
+        hosts of its cliques; a project's, to the hosts of its objects' cliques and their own
+        hosts; else its own host)."""
         target = self._target(environment)
         if hosts is not None and focal_object is not None:
             raise InvalidRequest("give hosts or a focal object, not both")
@@ -192,9 +193,13 @@ class ScanService(RecordReader):
         focal = resolve_focal(self._store, environment, key)
         if focal is None:
             raise UnknownFocalObject(f"no object {key!r} in environment {environment!r}")
-        cliques = self._store.find("cliques", environment, {"focal_id": focal["id"]},
-                                   projection=["hosts"])
-        hosts = {host for clique in cliques for host in clique["hosts"]}
+        hosts = self._clique_hosts(environment, [focal["id"]])
+        if not hosts and focal.get("type") == "project":
+            # A tenant: what its objects (VMs, ports, networks, services) pass through.
+            members = self._store.find("objects", environment, {"project": focal["id"]},
+                                       projection=["id", "host"])
+            hosts = self._clique_hosts(environment, [member["id"] for member in members]) | {
+                member["host"] for member in members if member.get("host")}
         if not hosts and focal.get("host"):
             hosts = {focal["host"]}
         # A host the store still remembers but the inventory dropped cannot be reached anyway.
@@ -203,6 +208,11 @@ class ScanService(RecordReader):
             raise InvalidRequest(f"object {focal['id']!r} is on no host of the Ansible"
                                  f" inventory of {environment!r}")
         return Scope(hosts=scoped, focal_object=focal["id"])
+
+    def _clique_hosts(self, environment: str, focal_ids: list[str]) -> set[str]:
+        cliques = self._store.find("cliques", environment, {"focal_id": {"$in": focal_ids}},
+                                   projection=["hosts"])
+        return {host for clique in cliques for host in clique["hosts"]}
 
     def start(self, environment: str, requested_by: str, hosts: Iterable[str] | None = None,
               focal_object: str | None = None) -> Doc:

@@ -300,10 +300,18 @@ def _store_with_cliques(store_path: Path) -> None:
         {"id": "vm-uuid-1", "type": "instance", "name": "web-1", "host": "compute1"},
         {"id": "compute2-br-int", "type": "vedge", "name": "br-int", "host": "compute2"},
         {"id": "net-1", "type": "network", "name": "web"},
+        {"id": "proj-1", "type": "project", "name": "webshop", "project": "proj-1"},
+        {"id": "vm-uuid-2", "type": "instance", "name": "shop-1", "host": "compute1",
+         "project": "proj-1"},
+        {"id": "dhcp-1", "type": "vservice", "name": "dhcp", "host": "controller",
+         "project": "proj-1"},
+        {"id": "proj-2", "type": "project", "name": "empty", "project": "proj-2"},
     ]
     cliques = [{"id": "instance:vm-uuid-1", "focal_id": "vm-uuid-1", "focal_type": "instance",
                 # compute9 is gone from the Ansible inventory: it cannot be scanned
-                "hosts": ["compute1", "controller", "compute9"]}]
+                "hosts": ["compute1", "controller", "compute9"]},
+               {"id": "instance:vm-uuid-2", "focal_id": "vm-uuid-2", "focal_type": "instance",
+                "hosts": ["compute1", "compute2"]}]
     with EmbeddedStore(store_path).begin_scan("lab") as scan:
         scan.write("objects", objects)
         scan.write("cliques", cliques)
@@ -313,6 +321,8 @@ def _store_with_cliques(store_path: Path) -> None:
     ("vm-uuid-1", ["compute1", "controller"], "vm-uuid-1"),
     ("web-1", ["compute1", "controller"], "vm-uuid-1"),  # by name, as operators know VMs
     ("compute2-br-int", ["compute2"], "compute2-br-int"),  # in no clique: its own host
+    # A tenant, by name: its VM's clique, and its service's own host (in no clique).
+    ("webshop", ["compute1", "compute2", "controller"], "proj-1"),
 ])
 def test_a_focal_object_scans_the_hosts_of_its_cliques(service, discovery, store_path, focal,
                                                        hosts, focal_id):
@@ -331,6 +341,7 @@ def test_a_focal_object_scans_the_hosts_of_its_cliques(service, discovery, store
     ({"hosts": ["compute1"], "focal_object": "web-1"}, InvalidRequest, "not both"),
     ({"focal_object": "db-9"}, UnknownFocalObject, "no object 'db-9'"),
     ({"focal_object": "net-1"}, InvalidRequest, "on no host"),
+    ({"focal_object": "empty"}, InvalidRequest, "on no host"),  # a project with nothing
     ({"requested_by": ""}, InvalidRequest, "requested_by"),
 ])
 def test_bad_requests_are_refused_and_leave_nothing(service, discovery, store_path, kwargs,
