@@ -23,10 +23,11 @@ NETNS_DIR = Path("/run/netns")
 PROC = Path("/proc")
 # Directories each host has of its own (bound over the shared root filesystem in the host's mount
 # namespace), so that what a role installs on one host is not seen on another: the Sensu agent's
-# configuration and state, Calipso's check plugins, and Calipso's own configuration (where the
-# calipso_service role deploys the API's).
+# configuration and state, Calipso's check plugins, and Calipso's own configuration and systemd
+# units (where the calipso_service role deploys the API and the scheduler; the machine's own
+# units stay out of the hosts' sight, and the hosts' out of the machine's).
 PRIVATE_DIRS = (Path("/etc/sensu"), Path("/var/lib/sensu"), Path("/usr/local/lib/calipso"),
-                Path("/etc/calipso"))
+                Path("/etc/calipso"), Path("/etc/systemd/system"))
 
 
 class LabHostError(RuntimeError):
