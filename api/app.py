@@ -85,8 +85,9 @@ def create_app(store: MongoStore, authenticator: Authenticator, tokens: TokenSer
     app.add_route("/health", Health(store))
     app.add_route("/auth/login", Login(authenticator, tokens, body))
     app.add_route("/auth/logout", Logout(tokens))
-    app.add_route("/environments", Environments(store))
-    app.add_route(ENV, Environment(store, body))
+    access = ScanAccess(store, scans, schedules)
+    app.add_route("/environments", Environments(store, access))
+    app.add_route(ENV, Environment(store, access, body))
     app.add_route(f"{ENV}/objects", InventoryList(store, "objects", OBJECT_FILTERS,
                                                   object_filter))
     app.add_route(f"{ENV}/objects/{{target:path}}", ObjectPaths(
@@ -102,7 +103,6 @@ def create_app(store: MongoStore, authenticator: Authenticator, tokens: TokenSer
     app.add_route(f"{ENV}/messages", Messages(store))
     app.add_route(f"{ENV}/messages/{{message_id}}/acknowledge", Acknowledge(store))
     app.add_route(f"{ENV}/status", StatusSummary(store))
-    access = ScanAccess(store, scans, schedules)
     app.add_route(f"{ENV}/scans", ScanList(access, body))
     app.add_route(f"{ENV}/scans/{{scan_id}}", ScanItem(access))
     app.add_route(f"{ENV}/schedules", ScheduleList(access, body))

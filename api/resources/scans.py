@@ -23,7 +23,7 @@ from calipso_api.errors import Problem, forbidden, not_found
 from calipso_api.paging import PAGING, page, window
 from calipso_api.query import parse_query
 from calipso_api.security import Principal
-from calipso_core.scans import ScanService, Schedules, UnknownEnvironment
+from calipso_core.scans import ScanService, Schedules
 from calipso_core.scans.records import RecordReader
 from calipso_core.store import Doc, MongoStore
 
@@ -74,15 +74,11 @@ class ScanAccess:
         return principal
 
     def _exists(self, environment: str) -> bool:
-        if environment in self._store.environments():
-            return True
-        if self._scans is None:
-            return False
-        try:
-            self._scans.check_scope(environment)  # reads no inventory when unscoped
-        except UnknownEnvironment:
-            return False
-        return True
+        return environment in self._store.environments() or self.configured(environment)
+
+    def configured(self, environment: str) -> bool:
+        """Whether this server may scan the environment."""
+        return self._scans is not None and self._scans.configured(environment)
 
 
 def _location(req: falcon.Request, environment: str, kind: str, record_id: str) -> str:

@@ -183,6 +183,10 @@ class ScanService(RecordReader):
                                f" {', '.join(unknown)}")
         return Scope(hosts=wanted)
 
+    def configured(self, environment: str) -> bool:
+        """Whether the service may scan the environment (its configuration names it)."""
+        return environment in self._environments
+
     def _target(self, environment: str) -> EnvironmentTarget:
         target = self._environments.get(environment)
         if target is None:

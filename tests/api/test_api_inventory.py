@@ -40,6 +40,9 @@ def test_environments_are_those_the_user_holds_a_role_in(client, auth, store):
     assert lab["counts"] == {kind: store.count(kind, LAB)
                              for kind in ("objects", "links", "cliques")}
     assert lab["last_scan"]["state"] == "committed"
+    assert lab["scans_configured"]  # tests/api/conftest.py configures scans of lab only
+    edge = items(client, auth("admin"), "/environments")["items"][0]
+    assert edge["name"] == EDGE and not edge["scans_configured"]
     assert "owner" not in lab["last_scan"] and "heartbeat" not in lab["last_scan"]
 
 
