@@ -385,6 +385,12 @@ class MongoStore:
             {"_id": environment}, {"committed_generation": 1})
         return doc["committed_generation"] if doc else 0
 
+    def committed_generation(self, environment: str) -> int:
+        """The generation readers see (0: none committed yet). The inventory of a committed
+        generation never changes: what is derived from it may be kept under this number."""
+        with self.transaction(write=False):
+            return self._committed(environment)
+
     def find(self, kind: str, environment: str, filter: Mapping[str, Any] | None = None,
              sort: Sequence[tuple[str, int]] | None = None, skip: int = 0, limit: int = 0,
              projection: Sequence[str] | None = None) -> list[Doc]:

@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.api.conftest import EDGE, LAB
+from calipso_core.discovery.scan import run_scan
+from tests.api.conftest import DESCRIPTION, EDGE, LAB
+from tests.recorded_lab import recorded_facts, without_vm
 
 ENV = f"/environments/{LAB}"
 
@@ -276,3 +278,12 @@ def test_clique_graph_choices_and_misses(client, admin, ids):
     assert not_focal.status_code == 404
     bad = client.simulate_get(path, headers=admin, params={"focal": "x"})
     assert bad.status_code == 400
+
+
+def test_a_graph_read_again_after_a_scan_is_the_new_generations(client, admin, store):
+    server = next(s for s in DESCRIPTION["servers"] if s["layout"] == "ovs-native")
+    path = f"{ENV}/objects/{server['id']}/clique/graph"
+    assert items(client, admin, path) == items(client, admin, path)  # the second from the cache
+    run_scan(LAB, without_vm(recorded_facts(), server), store)  # the VM was deleted
+    gone = client.simulate_get(path, headers=admin)
+    assert (gone.status_code, gone.json["code"]) == (404, "not_found")

@@ -13,7 +13,7 @@ from calipso_core.model.edits import RECORDS, record_id
 from calipso_core.model.types import TypeDataError
 from calipso_core.store import EmbeddedStore
 from tests.cloud_server import CLOUD, running_cloud_api
-from tests.recorded_lab import recorded_description, recorded_facts
+from tests.recorded_lab import recorded_description, recorded_facts, without_vm
 
 DESCRIPTION = recorded_description()
 FACTS = recorded_facts()
@@ -25,20 +25,6 @@ def cloud(tmp_path_factory):
             pytest.MonkeyPatch.context() as patch:
         patch.setenv("OS_CLIENT_CONFIG_FILE", str(api.write_clouds_yaml("c", api.credentials)))
         yield CLOUD
-
-
-def without_vm(facts, server):
-    """The lab's facts as if a VM on an OVS native host had been deleted: its tap and OVS port
-    gone."""
-    port = next(p for p in DESCRIPTION["ports"] if p["id"] == server["port_ids"][0])
-    tap = port["devices"]["tap"]
-    facts = copy.deepcopy(facts)
-    host = facts[server["host"]]
-    host["calipso_host"]["interfaces"] = [i for i in host["calipso_host"]["interfaces"]
-                                          if i["name"] != tap]
-    for bridge in host["calipso_ovs"]["bridges"]:
-        bridge["ports"] = [p for p in bridge["ports"] if p["name"] != tap]
-    return facts
 
 
 def test_scan_stores_the_lab_and_a_rescan_rewrites_nothing(tmp_path, cloud):
