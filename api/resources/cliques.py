@@ -78,10 +78,10 @@ class CliqueGraph:
                                    resp.options.media_handlers[falcon.MEDIA_JSON])
 
     def _render(self, environment: str, generation: int, item_id: str,
-                clique_type: str | None, json: falcon.media.BaseHandler) -> bytes:
-        """The graph as JSON, read at the committed generation (a key of the cache only: the
-        store reads the committed inventory, which is that generation's). A 404 is raised, so
-        never cached."""
+                clique_type: str | None, encoder: falcon.media.BaseHandler) -> bytes:
+        """The graph as JSON, by the app's own JSON handler (`encoder`), read at the committed
+        generation (a key of the cache only: the store reads the committed inventory, which is
+        that generation's). A 404 is raised, so never cached."""
         cliques = self._store.find("cliques", environment, {"focal_id": item_id},
                                    sort=[("clique_type", 1)], projection=CLIQUE_FIELDS)
         if not cliques:
@@ -96,4 +96,4 @@ class CliqueGraph:
                                  sort=[("id", 1)], projection=LINK_FIELDS)
         media = {**graph(clique, objects, links),
                  "clique_types": [c["clique_type"] for c in cliques]}
-        return json.serialize(media, falcon.MEDIA_JSON)
+        return encoder.serialize(media, falcon.MEDIA_JSON)
