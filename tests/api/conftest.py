@@ -104,6 +104,16 @@ class CheckedClient(falcon.testing.TestClient):
                        result.status_code, result.headers, result.content)
         return result
 
+    def until_done(self, headers: dict[str, str], location: str, timeout: float = 10,
+                   poll: float = 0.01) -> dict[str, Any]:
+        """The scan request at `location` once it has ended, polled as a client would."""
+        deadline = time.monotonic() + timeout
+        while (record := self.simulate_get(location, headers=headers).json)["state"] in (
+                "queued", "running"):
+            assert time.monotonic() < deadline, f"scan still {record['state']}"
+            time.sleep(poll)
+        return record
+
 
 @dataclass(frozen=True)
 class Inventory:

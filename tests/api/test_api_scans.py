@@ -23,16 +23,6 @@ SCHEDULES = f"/environments/{LAB}/schedules"
 Auth = Callable[[str], dict[str, str]]
 
 
-def until_done(client: CheckedClient, headers: dict[str, str], location: str) -> dict[str, Any]:
-    """The scan request once it has ended, polled as a client would."""
-    deadline = time.monotonic() + 10
-    while (record := client.simulate_get(location, headers=headers).json)["state"] in (
-            "queued", "running"):
-        assert time.monotonic() < deadline, f"scan still {record['state']}"
-        time.sleep(0.01)
-    return record
-
-
 def start(client: CheckedClient, headers: dict[str, str], body: dict[str, Any],
           environment: str = LAB) -> Any:
     return client.simulate_post(f"/environments/{environment}/scans", json=body,
@@ -60,7 +50,7 @@ def test_a_started_scan_is_queued_then_shows_each_hosts_result(client, auth, dis
     assert request["id"] in busy.json["detail"]
 
     discovery.release.set()
-    done = until_done(client, viewer, started.headers["Location"])
+    done = client.until_done(viewer, started.headers["Location"])
     assert done["state"] == "succeeded" and done["error"] is None
     assert done["results"] == [{"host": "compute1", "status": "ok", "message": ""},
                                {"host": "compute2", "status": "ok", "message": ""}]
@@ -77,7 +67,7 @@ def test_a_failed_host_is_shown_with_its_message_and_the_scans_error(client, aut
         "controller": HostOutcome("ok", {}),
         "compute3": HostOutcome("unreachable", {"msg": "ssh: connect to host timed out"})}, {})
     location = start(client, operator, {"hosts": ["controller", "compute3"]}).headers["Location"]
-    done = until_done(client, operator, location)
+    done = client.until_done(operator, location)
     assert done["state"] == "failed" and done["generation"] is None
     assert done["results"][0] == {"host": "compute3", "status": "unreachable",
                                   "message": "ssh: connect to host timed out"}
@@ -87,7 +77,7 @@ def test_a_failed_host_is_shown_with_its_message_and_the_scans_error(client, aut
 def test_nothing_secret_is_in_a_scan_request(client, auth, discovery):
     operator = auth("lab-operator")
     started = start(client, operator, {})
-    done = until_done(client, operator, started.headers["Location"])
+    done = client.until_done(operator, started.headers["Location"])
     # The discovery got the environment's extra variables; no answer shows them.
     assert discovery.calls[0]["extravars"] == {"cloud_password": SECRET}
     for answer in (started.text, str(done), client.simulate_get(SCANS, headers=operator).text):
@@ -133,7 +123,7 @@ def test_paused_scans_are_409_until_an_admin_resumes_them(client, auth, discover
                           json={"scans_paused": False})
     resumed = start(client, operator, {})
     assert resumed.status_code == 202
-    assert until_done(client, operator, resumed.headers["Location"])["state"] == "succeeded"
+    assert client.until_done(operator, resumed.headers["Location"])["state"] == "succeeded"
 
 
 def test_an_environment_not_configured_for_scans_is_404_unknown_environment(client, auth):

@@ -51,15 +51,6 @@ def login(client: CheckedClient, user: User) -> dict[str, str]:
     return {"Authorization": f"Bearer {answer.json['token']}"}
 
 
-def finished(client: CheckedClient, headers: dict[str, str], location: str) -> dict:
-    deadline = time.monotonic() + 50
-    while (done := client.simulate_get(location, headers=headers).json)["state"] in (
-            "queued", "running"):
-        assert time.monotonic() < deadline, f"scan still {done['state']}"
-        time.sleep(0.5)
-    return done
-
-
 def test_an_operator_logs_in_and_scans_one_host_through_the_api(
         discovered, slapd: Slapd, ldap_users: dict[str, User]):
     first = discovered[2]
@@ -76,7 +67,7 @@ def test_an_operator_logs_in_and_scans_one_host_through_the_api(
                                    headers=headers)
     assert started.status_code == 202, started.text
     assert started.json["requested_by"] == operator.name
-    done = finished(client, headers, started.headers["Location"])
+    done = client.until_done(headers, started.headers["Location"], timeout=50, poll=0.5)
     assert done["state"] == "succeeded", done["error"]
     assert done["results"] == [{"host": HOST, "status": "ok", "message": ""}]
     assert done["generation"] > first["generation"]
@@ -121,7 +112,7 @@ def test_a_tenant_is_scanned_by_its_projects_name(discovered, slapd: Slapd,
     assert scope["focal_object"] == project["id"]
     # Where its objects are, and what their cliques pass through; each of those hosts scanned.
     assert own_hosts <= set(scope["hosts"])
-    done = finished(client, headers, started.headers["Location"])
+    done = client.until_done(headers, started.headers["Location"], timeout=50, poll=0.5)
     assert done["state"] == "succeeded", done["error"]
     assert [result["host"] for result in done["results"]] == scope["hosts"]
     assert {result["status"] for result in done["results"]} == {"ok"}
