@@ -218,6 +218,31 @@ def require(completed: Completed, what: str = "") -> Completed:
     return completed
 
 
+# -- links --------------------------------------------------------------------------------------
+
+DOWN_OPERSTATES = ("DOWN", "LOWERLAYERDOWN", "NOTPRESENT")
+"""Operational states of a link that carries no traffic (iproute2 spelling)."""
+
+
+def show_link(system: System, device: str, what: str, details: bool = False) -> dict:
+    """The device's entry of `ip -j [-d] link show dev DEVICE`; CRITICAL "<what> DEVICE does not
+    exist" when there is none, UNKNOWN when the output is not one entry."""
+    argv = ["ip", "-j", *(["-d"] if details else []), "link", "show", "dev", device]
+    shown = system.run(argv)
+    if not shown.ok and "does not exist" in shown.error():
+        critical(f"{what} {device} does not exist")
+    links = parse_json(require(shown))
+    if not isinstance(links, list) or len(links) != 1 or not isinstance(links[0], dict):
+        unknown(f"unexpected output of `{command_line(argv)}`")
+    return links[0]
+
+
+def has_carrier(link: dict) -> bool:
+    """Whether an `ip -j link` entry (administratively up) carries traffic."""
+    return link.get("operstate", "UNKNOWN") not in DOWN_OPERSTATES \
+        and "NO-CARRIER" not in link.get("flags", [])
+
+
 # -- ping -------------------------------------------------------------------------------------
 
 class PingStats(NamedTuple):

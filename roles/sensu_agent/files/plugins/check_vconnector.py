@@ -20,7 +20,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import calipso_check_common as common
 
 NAME = "VCONNECTOR"
-DOWN_OPERSTATES = ("DOWN", "LOWERLAYERDOWN", "NOTPRESENT")
 
 
 def parser() -> common.Parser:
@@ -36,21 +35,14 @@ def link_state(link: dict) -> str | None:
     """Why a link is not up, or None if it is."""
     if "UP" not in link.get("flags", []):
         return "administratively down"
-    operstate = link.get("operstate", "UNKNOWN")
-    if operstate in DOWN_OPERSTATES or "NO-CARRIER" in link.get("flags", []):
-        return f"without carrier (operstate {operstate})"
+    if not common.has_carrier(link):
+        return f"without carrier (operstate {link.get('operstate', 'UNKNOWN')})"
     return None
 
 
 def check(args: argparse.Namespace, system: common.System) -> common.Result:
     bridge = args.bridge
-    shown = system.run(["ip", "-j", "-d", "link", "show", "dev", bridge])
-    if not shown.ok and "does not exist" in shown.error():
-        common.critical(f"bridge {bridge} does not exist")
-    links = common.parse_json(common.require(shown))
-    if not isinstance(links, list) or len(links) != 1 or not isinstance(links[0], dict):
-        common.unknown(f"unexpected output of `ip -j -d link show dev {bridge}`")
-    link = links[0]
+    link = common.show_link(system, bridge, "bridge", details=True)
     kind = (link.get("linkinfo") or {}).get("info_kind")
     if kind != "bridge":
         what = f"a {kind} device" if kind else "a device of no particular kind"

@@ -23,7 +23,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import calipso_check_common as common
 
 NAME = "VNIC"
-DOWN_OPERSTATES = ("DOWN", "LOWERLAYERDOWN", "NOTPRESENT")
 
 
 def parser() -> common.Parser:
@@ -69,19 +68,12 @@ def check(args: argparse.Namespace, system: common.System) -> common.Result:
 
 def up_link(system: common.System, device: str) -> dict:
     """The device's `ip -j link` entry; CRITICAL when it is missing, down or without carrier."""
-    shown = system.run(["ip", "-j", "link", "show", "dev", device])
-    if not shown.ok and "does not exist" in shown.error():
-        common.critical(f"device {device} does not exist")
-    links = common.parse_json(common.require(shown))
-    if not isinstance(links, list) or len(links) != 1 or not isinstance(links[0], dict):
-        common.unknown(f"unexpected output of `ip -j link show dev {device}`")
-    link = links[0]
-    flags = link.get("flags", [])
-    operstate = link.get("operstate", "UNKNOWN")
-    if "UP" not in flags:
+    link = common.show_link(system, device, "device")
+    if "UP" not in link.get("flags", []):
         common.critical(f"device {device} is administratively down")
-    if operstate in DOWN_OPERSTATES or "NO-CARRIER" in flags:
-        common.critical(f"device {device} has no carrier (operstate {operstate})")
+    if not common.has_carrier(link):
+        common.critical(f"device {device} has no carrier (operstate "
+                        f"{link.get('operstate', 'UNKNOWN')})")
     return link
 
 
