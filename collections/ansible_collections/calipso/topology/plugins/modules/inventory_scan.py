@@ -20,13 +20,9 @@ description:
     unreachable host never empties its part of the inventory; the previous inventory stays.
 author:
   - Calipso developers (@calipso)
-requirements:
-  - calipso (the Python distribution of calipso_core) on the controller
+extends_documentation_fragment:
+  - calipso.topology.inventory_store
 options:
-  environment:
-    description: The environment's name in the inventory.
-    type: str
-    required: true
   facts:
     description: Each host's facts, keyed by host name (calipso_ovs, calipso_linuxbridge,
       calipso_vpp, calipso_host).
@@ -44,11 +40,6 @@ options:
       - Empty or absent, the whole environment is replaced.
     type: list
     elements: str
-  store:
-    description:
-      - The inventory store, C(mongodb://...) or the path of the embedded store.
-      - Defaults to C(CALIPSO_STORE) from the environment, then C(/var/lib/calipso/inventory.db).
-    type: str
   cloud:
     description: The cloud's name in clouds.yaml; without it, discovery uses host facts alone.
     type: str

@@ -23,13 +23,9 @@ description:
     would take every check away.
 author:
   - Calipso developers (@calipso)
-requirements:
-  - calipso (the Python distribution of calipso_core) on the controller
+extends_documentation_fragment:
+  - calipso.topology.inventory_store
 options:
-  environment:
-    description: The environment's name in the inventory.
-    type: str
-    required: true
   dest:
     description:
       - The directory to render into. It must be new, empty or written by this module before.
@@ -46,11 +42,6 @@ options:
       - A key Calipso does not know is an error.
     type: dict
     default: {}
-  store:
-    description:
-      - The inventory store, C(mongodb://...) or the path of the embedded store.
-      - Defaults to C(CALIPSO_STORE) from the environment, then C(/var/lib/calipso/inventory.db).
-    type: str
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
