@@ -10,6 +10,7 @@ one that does not exist.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any, Final
 
 import falcon
@@ -59,13 +60,16 @@ def principal_of(req: falcon.Request) -> Principal:
 
 
 def require_role(req: falcon.Request, store: MongoStore, environment: str,
-                 needed: str = "viewer") -> Principal:
-    """The caller's principal if they hold `needed` in an environment the store knows.
+                 needed: str = "viewer",
+                 also_known: Callable[[str], bool] = lambda _environment: False) -> Principal:
+    """The caller's principal if they hold `needed` in an environment the store knows (or that
+    `also_known` accepts: the scan routes count the environments configured for scans).
 
     404 when the caller holds no role there or it does not exist (the same answer, so names do
     not leak); 403 when they hold a weaker role than needed."""
     principal = principal_of(req)
-    if principal.role_in(environment) is None or environment not in store.environments():
+    if principal.role_in(environment) is None or not (
+            also_known(environment) or environment in store.environments()):
         raise not_found(f"environment {environment!r} not found")
     if not principal.allows(environment, needed):
         raise forbidden(f"this needs the {needed} role in environment {environment!r}")

@@ -17,9 +17,9 @@ from urllib.parse import quote
 
 import falcon
 
-from calipso_api.access import principal_of
+from calipso_api.access import require_role
 from calipso_api.bodies import documented_body
-from calipso_api.errors import Problem, forbidden, not_found
+from calipso_api.errors import Problem, not_found
 from calipso_api.paging import PAGING, page, window
 from calipso_api.query import parse_query
 from calipso_api.security import Principal
@@ -64,17 +64,9 @@ class ScanAccess:
 
     def require(self, req: falcon.Request, environment: str,
                 needed: str = "viewer") -> Principal:
-        """As `calipso_api.access.require_role`, with the environments configured for scans
-        counted as existing: 404 alike for no role and no environment, 403 for a weak role."""
-        principal = principal_of(req)
-        if principal.role_in(environment) is None or not self._exists(environment):
-            raise not_found(f"environment {environment!r} not found")
-        if not principal.allows(environment, needed):
-            raise forbidden(f"this needs the {needed} role in environment {environment!r}")
-        return principal
-
-    def _exists(self, environment: str) -> bool:
-        return environment in self._store.environments() or self.configured(environment)
+        """`calipso_api.access.require_role`, with the environments configured for scans
+        counted as existing (a first scan of a new environment must be possible)."""
+        return require_role(req, self._store, environment, needed, also_known=self.configured)
 
     def configured(self, environment: str) -> bool:
         """Whether this server may scan the environment."""
