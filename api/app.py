@@ -38,6 +38,7 @@ from calipso_api.security import Authenticator, TokenService
 from calipso_api.type_edits import TypeCatalog
 from calipso_core.scans import ScanService, Schedules
 from calipso_core.store import MongoStore
+from calipso_core.store.mongo import iso
 
 ENV = "/environments/{environment}"
 
@@ -54,8 +55,7 @@ def _json_default(value: Any) -> Any:
     """Stored documents may hold BSON values that JSON lacks: times become ISO 8601 UTC, as the
     store writes them itself; anything else (an ObjectId) its string."""
     if isinstance(value, datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return iso(value if value.tzinfo else value.replace(tzinfo=UTC))
     return str(value)
 
 

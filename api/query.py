@@ -17,6 +17,7 @@ from typing import Any, Final
 import falcon
 
 from calipso_api.errors import invalid_parameter
+from calipso_core.store.mongo import iso
 
 MAX_TEXT: Final = 256
 """Longest accepted filter value: ids and names are far shorter."""
@@ -71,7 +72,7 @@ def timestamp(value: str) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     try:
-        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return iso(moment)
     except OverflowError:  # a valid time whose UTC equivalent leaves year 1..9999
         raise ValueError("is out of range") from None
 

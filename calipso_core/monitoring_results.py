@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from calipso_core.store import MongoStore, StoreError, open_store
+from calipso_core.store.mongo import iso
 
 Doc = dict[str, Any]
 STATUS = "status"
@@ -57,7 +58,7 @@ class RecordOutcome:
 def _iso(epoch: Any) -> str:
     moment = datetime.fromtimestamp(epoch, UTC) if isinstance(epoch, int | float) and epoch > 0 \
         else datetime.now(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return iso(moment)
 
 
 def _labels(*sources: Mapping[str, Any] | None) -> dict[str, str]:

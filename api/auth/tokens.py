@@ -34,16 +34,13 @@ from pymongo import DeleteMany
 
 from calipso_api.security import IssuedToken, Principal
 from calipso_core.store import Store
+from calipso_core.store.mongo import iso
 
 TOKENS: Final = "tokens"
 DEFAULT_TTL_SECONDS: Final = 8 * 3600
 _TOKEN: Final = re.compile(r"^(?P<id>[0-9a-f]{16})\.(?P<secret>[A-Za-z0-9_-]{43})$")
 
 
-def _iso(moment: datetime) -> str:
-    """The store's time format (`calipso_core.store.mongo.now_iso`): fixed-width UTC, so that
-    times compare as strings in queries."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _digest(secret: str) -> str:
@@ -73,18 +70,18 @@ class StoreTokenService:
         module doc: never for the principal of a token)."""
         now = self._clock()
         token_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
-        expires = _iso(now + self._ttl)
+        expires = iso(now + self._ttl)
         with self._store.transaction(write=True):
             tokens = self._store.records(TOKENS)
             # Expired tokens are useless: dropped here, so that the records stay as many as the
             # live tokens.
-            tokens.bulk([DeleteMany({"expires": {"$lte": _iso(now)}})])
+            tokens.bulk([DeleteMany({"expires": {"$lte": iso(now)}})])
             tokens.insert_one({
                 "_id": token_id, "secret_sha256": _digest(secret), "user": principal.user,
                 # Pairs, not a mapping: environment names are not safe as field names.
                 "roles": sorted([environment, role]
                                 for environment, role in principal.roles.items()),
-                "issued": _iso(now), "expires": expires, "revoked": None})
+                "issued": iso(now), "expires": expires, "revoked": None})
         return IssuedToken(f"{token_id}.{secret}", token_id, expires)
 
     def _valid(self, token: str, now: str) -> dict[str, Any] | None:
@@ -101,7 +98,7 @@ class StoreTokenService:
 
     def verify(self, token: str) -> Principal | None:
         with self._store.transaction(write=False):
-            record = self._valid(token, _iso(self._clock()))
+            record = self._valid(token, iso(self._clock()))
         if record is None:
             return None
         return Principal(record["user"], {environment: role for environment, role
@@ -109,7 +106,7 @@ class StoreTokenService:
 
     def revoke(self, token: str) -> bool:
         """Revoke the presented token (its secret is needed, not just its id)."""
-        now = _iso(self._clock())
+        now = iso(self._clock())
         with self._store.transaction(write=True):
             record = self._valid(token, now)
             return record is not None and self._revoke(record["_id"], now)
@@ -118,7 +115,7 @@ class StoreTokenService:
         """Revoke a token by the id `list` shows, only if it is the user's when a user is
         given (users revoke their own tokens, admins any); False when there was no such live
         token."""
-        now = _iso(self._clock())
+        now = iso(self._clock())
         with self._store.transaction(write=True):
             record = self._store.records(TOKENS).find_one(
                 {"_id": token_id, **({"user": user} if user is not None else {})})
@@ -127,7 +124,7 @@ class StoreTokenService:
 
     def revoke_all(self, user: str) -> int:
         """Revoke every live token of the user; how many."""
-        now = _iso(self._clock())
+        now = iso(self._clock())
         with self._store.transaction(write=True):
             tokens = self._store.records(TOKENS)
             live = tokens.find({"user": user, "revoked": None, "expires": {"$gt": now}},
@@ -141,7 +138,7 @@ class StoreTokenService:
     def list(self, user: str) -> list[dict[str, Any]]:
         """The user's tokens, oldest first, without their hashes: id, roles, issued, expires,
         revoked (time or None) and state (active, expired or revoked)."""
-        now = _iso(self._clock())
+        now = iso(self._clock())
         with self._store.transaction(write=False):
             records = self._store.records(TOKENS).find({"user": user}, {"secret_sha256": 0},
                                                        sort=[("issued", 1), ("_id", 1)])

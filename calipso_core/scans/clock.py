@@ -6,21 +6,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Final
+
+from calipso_core.store.mongo import TIME_FORMAT, iso
+
+__all__ = ["Clock", "from_iso", "iso", "utc_now"]
 
 Clock = Callable[[], datetime]
 """Returns the current time, time zone aware."""
-
-FORMAT: Final = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime(FORMAT)
-
-
 def from_iso(text: str) -> datetime:
-    return datetime.strptime(text, FORMAT).replace(tzinfo=UTC)
+    return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC)

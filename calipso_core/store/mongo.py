@@ -125,10 +125,18 @@ class ScanSummary:
     documents_written: int
 
 
+TIME_FORMAT: Final = "%Y-%m-%dT%H:%M:%S.%fZ"
+"""How the store writes times: UTC, fixed-width ISO 8601, so that stored times sort as strings
+and need no conversion in JSON answers."""
+
+
+def iso(moment: datetime) -> str:
+    """A time zone aware time in TIME_FORMAT."""
+    return moment.astimezone(UTC).strftime(TIME_FORMAT)
+
+
 def now_iso() -> str:
-    """UTC time as fixed-width ISO 8601, so that stored times sort as strings and need no
-    conversion in JSON answers."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return iso(datetime.now(UTC))
 
 
 def content_hash(document: Mapping[str, Any]) -> str:
