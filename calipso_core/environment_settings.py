@@ -31,8 +31,8 @@ def read_settings(store: MongoStore, environment: str) -> Doc:
 
 
 def update_settings(store: MongoStore, environment: str, changes: Mapping[str, Any],
-                    user: str) -> Doc:
-    """Set the given settings (the others keep their values); the settings as now stored.
+                    user: str) -> None:
+    """Set the given settings (the others keep their values).
 
     `changes` must hold only EDITABLE keys, of the shapes the caller has checked (the API checks
     them against its document); a label is stored as a pair, since its key is an admin's text and
@@ -48,7 +48,6 @@ def update_settings(store: MongoStore, environment: str, changes: Mapping[str, A
         records = store.records(RECORDS)
         if not records.update_one({"_id": environment}, {"$set": fields}):
             records.insert_one({"_id": environment, **fields})
-        return _view(records.find_one({"_id": environment}))
 
 
 def scans_paused(store: MongoStore, environment: str) -> bool:
