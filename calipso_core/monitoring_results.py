@@ -121,17 +121,18 @@ def record(store: MongoStore, result: CheckResult) -> RecordOutcome:
         messages = store.records(MESSAGES)
         active = {"environment": result.environment, "object_id": result.object_id,
                   "check": result.check, "state": "active"}
-        if result.status_code == 0:
+
+        def clear_active() -> None:
             for message in messages.find(active):
                 messages.update_one({"_id": message["_id"]}, {"$set": {
                     "state": "cleared", "cleared_at": result.executed}})
+
+        if result.status_code == 0:
+            clear_active()
             return RecordOutcome(True, result.severity, changed, 0)
         current = messages.find_one({**active, "severity": result.severity})
         if current is None:
-            # a new problem, or a change of severity: the previous one is over
-            for message in messages.find(active):
-                messages.update_one({"_id": message["_id"]}, {"$set": {
-                    "state": "cleared", "cleared_at": result.executed}})
+            clear_active()  # a new problem, or a change of severity: the previous one is over
             messages.insert_one({
                 # Unique even for two problems of one check within one `executed` second.
                 "_id": uuid.uuid4().hex, **active, "severity": result.severity,
