@@ -117,6 +117,6 @@ def render_to_directory(store: MongoStore, environment: str, settings: Monitorin
     marker = out / MARKER
     stale_marker = not marker.is_file() or marker.read_text() != marker_text(rendered)
     if not dry_run and (result.differs or stale_marker):
-        write_files(rendered, out)
+        write_files(rendered, out, new)
         result.written = True
     return result

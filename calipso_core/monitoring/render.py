@@ -16,7 +16,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Final
@@ -169,15 +169,17 @@ def marker_text(rendered: RenderedMonitoring) -> str:
     return f"{rendered.target} {rendered.environment}\n"
 
 
-def write_files(rendered: RenderedMonitoring, out_dir: str | os.PathLike[str]) -> list[str]:
+def write_files(rendered: RenderedMonitoring, out_dir: str | os.PathLike[str],
+                files: Mapping[str, str] | None = None) -> list[str]:
     """Write every file under out_dir, replacing what an earlier write_files left there (so no
     resource of a vanished object lingers to be applied again). A directory holding anything
-    else is refused. Returns the relative paths written."""
+    else is refused. `files` is files_of(rendered), when the caller has it already. Returns the
+    relative paths written."""
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()) and not (out / MARKER).is_file():
         raise MonitoringError(f"{out} holds files Calipso did not write: choose an empty or new "
                               "directory")
-    files = files_of(rendered)
+    files = files_of(rendered) if files is None else files
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
