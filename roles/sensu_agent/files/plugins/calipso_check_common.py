@@ -269,9 +269,34 @@ def parse_ping(output: str) -> PingStats | None:
                      float(rtt.group(1)) if rtt else None)
 
 
-def ping_timeout(count: int, interval: float = 0.2, wait: float = 1.0) -> float:
+PING_INTERVAL = 0.2
+"""Seconds between echo requests (the shortest an unprivileged ping accepts)."""
+PING_WAIT = 1
+"""Seconds ping waits for the last reply."""
+
+
+def ping_argv(count: int, target: str, quiet: bool = False,
+              source: str | None = None) -> list[str]:
+    """`ping -n [-q] -c COUNT -i PING_INTERVAL -W PING_WAIT [-I SOURCE] TARGET`."""
+    return ["ping", "-n", *(["-q"] if quiet else []), "-c", str(count), "-i", str(PING_INTERVAL),
+            "-W", str(PING_WAIT), *(["-I", source] if source else []), target]
+
+
+def ping_timeout(count: int, interval: float = PING_INTERVAL, wait: float = PING_WAIT) -> float:
     """Subprocess timeout of `ping -c COUNT -i INTERVAL -W WAIT`: its own run time and a margin."""
     return (count - 1) * interval + wait + 0.6
+
+
+def ping_stats(completed: Completed, count: int, what: str = "") -> tuple[PingStats, str | None]:
+    """A ping run's statistics, and why it gave none: ping could not send (no route, a local IP
+    not on this host) or never finished, which counts as every request lost. A run that gives
+    neither a summary nor a reason is UNKNOWN ("no summary in ping's output<what>")."""
+    stats = parse_ping(completed.stdout)
+    if stats is not None:
+        return stats, None
+    if not (completed.timed_out or completed.returncode == 2 or completed.stderr.strip()):
+        unknown(f"no summary in ping's output{what}: {completed.error()}")
+    return PingStats(count, 0, 100.0, None), completed.error()
 
 
 # -- arguments and main --------------------------------------------------------------------------

@@ -24,8 +24,6 @@ import calipso_check_common as common
 
 NAME = "INSTANCE"
 COUNT = 2
-INTERVAL = 0.2
-WAIT = 1
 _MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 
 
@@ -53,21 +51,13 @@ def in_namespace(ns: str, argv: list[str]) -> list[str]:
 
 def check(args: argparse.Namespace, system: common.System) -> common.Result:
     ns, ip, mac = args.namespace, args.ip, args.mac
-    ping = system.run(in_namespace(ns, ["ping", "-n", "-c", str(COUNT), "-i", str(INTERVAL),
-                                        "-W", str(WAIT), ip]),
-                      common.ping_timeout(COUNT, INTERVAL, WAIT))
+    ping = system.run(in_namespace(ns, common.ping_argv(COUNT, ip)), common.ping_timeout(COUNT))
     if "Cannot open network namespace" in ping.stderr:
         common.unknown(f"namespace {ns} does not exist on this host")
     if "exec of" in ping.stderr and "failed" in ping.stderr:
         common.unknown(f"ping not found in namespace {ns}: {ping.error()}")
-    stats = common.parse_ping(ping.stdout)
-    if stats is None:
-        if not (ping.timed_out or ping.returncode == 2 or ping.stderr.strip()):
-            common.unknown(f"no summary in ping's output: {ping.error()}")
-        stats = common.PingStats(COUNT, 0, 100.0, None)
-        detail = ping.error()
-    else:
-        detail = f"{common.format_number(stats.loss)}% loss"
+    stats, failed = common.ping_stats(ping, COUNT)
+    detail = failed or f"{common.format_number(stats.loss)}% loss"
     perf = (common.Perf("rtt", stats.rtt_avg if stats.received else None, "ms", minimum=0),
             common.Perf("loss", stats.loss, "%", minimum=0, maximum=100))
 

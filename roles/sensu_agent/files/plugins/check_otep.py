@@ -20,8 +20,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import calipso_check_common as common
 
 NAME = "OTEP"
-INTERVAL = 0.2
-WAIT = 1
 
 
 def parser() -> common.Parser:
@@ -40,29 +38,19 @@ def parser() -> common.Parser:
     return p
 
 
-def ping_argv(local_ip: str, remote: str, count: int) -> list[str]:
-    return ["ping", "-n", "-q", "-c", str(count), "-i", str(INTERVAL), "-W", str(WAIT),
-            "-I", local_ip, remote]
-
-
 def check(args: argparse.Namespace, system: common.System) -> common.Result:
     warn = common.format_number(args.warning_ms)
     crit = common.format_number(args.critical_ms)
     if args.warning_ms > args.critical_ms:
         common.unknown(f"usage: --warning-ms {warn} is above --critical-ms {crit}")
     remotes = list(dict.fromkeys(args.remote))  # each once, in the order given
-    results = system.run_all([ping_argv(args.local_ip, r, args.count) for r in remotes],
-                             common.ping_timeout(args.count, INTERVAL, WAIT))
+    results = system.run_all([common.ping_argv(args.count, r, quiet=True, source=args.local_ip)
+                              for r in remotes], common.ping_timeout(args.count))
     states, problems, perf, rtts = [], [], [], []
     for index, remote in enumerate(remotes):
-        result = results[index]
-        stats = common.parse_ping(result.stdout)
-        if stats is None:
-            if not (result.timed_out or result.returncode == 2 or result.stderr.strip()):
-                common.unknown(f"no summary in ping's output for {remote}: {result.error()}")
-            # ping could not send (no route, local IP not on this host) or never finished.
-            stats = common.PingStats(args.count, 0, 100.0, None)
-            state, problem = common.CRITICAL, f"{remote} unreachable ({result.error()})"
+        stats, failed = common.ping_stats(results[index], args.count, f" for {remote}")
+        if failed:
+            state, problem = common.CRITICAL, f"{remote} unreachable ({failed})"
         else:
             state, problem = judge(remote, stats, args.warning_ms, args.critical_ms)
         states.append(state)
