@@ -63,7 +63,7 @@ def check(args: argparse.Namespace, system: common.System) -> common.Result:
         common.critical(f"NIC {device} is down (no carrier, operstate {operstate})", perf)
     if carrier != "1":
         common.critical(f"NIC {device} has no carrier (operstate {operstate})", perf)
-    if operstate in ("down", "lowerlayerdown", "notpresent"):
+    if operstate.upper() in common.DOWN_OPERSTATES:
         common.critical(f"NIC {device} has carrier but operstate {operstate}", perf)
     rate = f"{speed} Mb/s" if speed is not None else "unknown speed"
     if duplex in ("full", "half"):
