@@ -136,13 +136,9 @@ with ThreadPoolExecutor(max(len(argvs), 1)) as pool:
 def run_on_host(lab: Lab, host: str, argvs: Sequence[Sequence[str]]) -> list[Outcome]:
     """argv lists run on one host over one SSH session to it (an SSH handshake costs more than a
     check does)."""
-    proc = subprocess.run(["ssh", "-F", str(lab.paths.ssh_dir / "config"), "-o", "BatchMode=yes",
-                           host, "--", shlex.join([REMOTE_PYTHON, "-c", RUNNER,
-                                                   json.dumps([list(a) for a in argvs])])],
-                          capture_output=True, text=True, timeout=60, check=False)
-    assert proc.returncode == 0, f"ssh {host}: {proc.stderr}"
+    output = ssh(lab, host, [REMOTE_PYTHON, "-c", RUNNER, json.dumps([list(a) for a in argvs])])
     return [Outcome(rc, out.rstrip("\n"), err, start, duration)
-            for rc, out, err, start, duration in json.loads(proc.stdout)]
+            for rc, out, err, start, duration in json.loads(output)]
 
 
 def run_commands(lab: Lab, commands: Mapping[str, Command]) -> dict[str, Outcome]:
