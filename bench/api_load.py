@@ -32,7 +32,6 @@ import http.client
 import math
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -54,6 +53,7 @@ from calipso_api.auth.tokens import StoreTokenService  # noqa: E402
 from calipso_api.security import Principal  # noqa: E402
 from calipso_core.discovery.assemble import assemble  # noqa: E402
 from calipso_core.discovery.scan import apply_state_rules  # noqa: E402
+from calipso_core.lab.manager import free_loopback_port  # noqa: E402
 from calipso_core.model.cliques import compute_cliques  # noqa: E402
 from calipso_core.model.types import load_registry  # noqa: E402
 from calipso_core.store import STORE_ENV, Store, open_store  # noqa: E402
@@ -86,17 +86,11 @@ def build_inventory(store: Store, hosts: int, vms_per_host: int) -> None:
           f" {time.perf_counter() - started:.0f} s")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
 def running_server(store_url: str, workdir: Path, workers: int,
                    threads: int) -> Iterator[tuple[str, int]]:
     """calipso-api serving the store on a free loopback port, until the block ends."""
-    port = free_port()
+    port = free_loopback_port()
     config = workdir / "api.yaml"
     config.write_text(yaml.safe_dump({"ldap": LDAP, "bind": f"127.0.0.1:{port}",
                                       "workers": workers, "threads": threads,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from calipso_core.lab.cloud_api import clouds_yaml
+from calipso_core.lab.manager import free_loopback_port
 
 CLOUD = "calipso-lab-test"
 
@@ -38,12 +38,6 @@ class Api:
                               self.description["region"])
         path.write_text(yaml.safe_dump(mapping))
         return path
-
-
-def free_loopback_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager

@@ -86,7 +86,8 @@ def cloud_name(lab: str) -> str:
     return f"calipso-lab-{lab}"
 
 
-def _free_loopback_port() -> int:
+def free_loopback_port() -> int:
+    """A TCP port free on 127.0.0.1 now (the kernel's choice)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -283,7 +284,7 @@ class Lab:
         creds_path = self.paths.state_dir / "api-credentials.json"
         creds_path.touch(mode=0o600)
         creds_path.write_text(json.dumps(credentials))
-        port = _free_loopback_port()
+        port = free_loopback_port()
         log = (self.paths.state_dir / "cloud-api.log").open("w")
         proc = subprocess.Popen(
             [sys.executable, "-m", "calipso_core.lab.cloud_api",
