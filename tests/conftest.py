@@ -67,11 +67,6 @@ def ssh(lab: Lab, host: str, argv: list[str], check: bool = True) -> str:
     return proc.stdout
 
 
-def vm_port(description: dict, server: dict) -> dict:
-    """A VM's port in the lab's description."""
-    return next(p for p in description["ports"] if p["id"] == server["port_ids"][0])
-
-
 def in_vm(server: dict, argv: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run(["ip", "netns", "exec", server["netns"], *argv],
                           capture_output=True, text=True, timeout=60)

@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from calipso_core.lab.spec import vm_port
+
 LAB_FACTS_DIR = Path(__file__).resolve().parent / "data" / "lab_facts"
 
 
@@ -25,7 +27,7 @@ def recorded_facts() -> dict[str, dict[str, Any]]:
 def without_vm(facts: dict[str, dict[str, Any]], server: dict[str, Any]) -> dict[str, Any]:
     """The lab's facts as if a VM (one of the description's servers) on an OVS native host had
     been deleted: its tap and OVS port gone."""
-    port = next(p for p in recorded_description()["ports"] if p["id"] == server["port_ids"][0])
+    port = vm_port(recorded_description(), server)
     tap = port["devices"]["tap"]
     facts = copy.deepcopy(facts)
     host = facts[server["host"]]

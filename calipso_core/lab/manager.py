@@ -27,7 +27,7 @@ import yaml
 
 from calipso_core.lab import hosts, ovs, plumbing, ssh
 from calipso_core.lab.cloud_api import clouds_yaml
-from calipso_core.lab.spec import LabSpec, describe
+from calipso_core.lab.spec import LabSpec, describe, vm_port
 from calipso_core.lab.system import HostNamespaces, run
 
 DEFAULT_STATE_ROOT = Path(os.environ.get("CALIPSO_LAB_DIR", "/var/lib/calipso/lab"))
@@ -178,7 +178,7 @@ class Lab:
         if server is None:
             raise LabError(f"lab {self.spec.name} has no VM {name!r}")
         host = next(h for h in description["hosts"] if h["name"] == server["host"])
-        port = next(p for p in description["ports"] if p["id"] == server["port_ids"][0])
+        port = vm_port(description, server)
         plumbing.unplug_vm(port, host, self.host(host["name"]))
         run(["ip", "netns", "delete", server["netns"]])
         description["servers"] = [s for s in description["servers"] if s is not server]

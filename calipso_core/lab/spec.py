@@ -370,3 +370,8 @@ def hosts_serving(description: dict[str, Any], network_id: str) -> list[str]:
     """Names of the hosts that have a port on a network (the tunnel flood list, as l2pop has it)."""
     return sorted({p["binding:host_id"] for p in description["ports"]
                    if p["network_id"] == network_id})
+
+
+def vm_port(description: dict[str, Any], server: dict[str, Any]) -> dict[str, Any]:
+    """A VM's (first) port in a lab's description."""
+    return next(p for p in description["ports"] if p["id"] == server["port_ids"][0])

@@ -30,6 +30,7 @@ from calipso_api.security import (
     Principal,
 )
 from calipso_core.discovery.scan import run_scan
+from calipso_core.lab.spec import vm_port
 from calipso_core.monitoring_results import handle
 from calipso_core.scans import EnvironmentTarget, ScanService, Schedules
 from calipso_core.store import EmbeddedStore
@@ -150,7 +151,7 @@ def inventory(tmp_path_factory: pytest.TempPathFactory) -> Inventory:
                           limit=1)[0]["id"]
 
     web1 = next(s for s in DESCRIPTION["servers"] if s["name"] == "web-1")
-    port = next(p for p in DESCRIPTION["ports"] if p["id"] == web1["port_ids"][0])
+    port = vm_port(DESCRIPTION, web1)
     ids = {"instance": web1["id"], "network": port["network_id"],
            "project": web1["project_id"], "port": port["id"], "host": web1["host"],
            "vnic": f"{web1['host']}-{port['devices']['tap']}",

@@ -15,6 +15,7 @@ import shlex
 
 import pytest
 
+from calipso_core.lab.spec import vm_port
 from calipso_core.monitoring.checks import MONITORED_TYPES, MonitoringSettings
 from calipso_core.monitoring.render import RenderedMonitoring
 from tests.conftest import (
@@ -28,7 +29,6 @@ from tests.conftest import (
     run_commands,
     run_on_host,
     settle,
-    vm_port,
 )
 
 Options = list[tuple[str, str]]

@@ -17,7 +17,7 @@ import pytest
 from calipso_core.ansible_run import ansible_env
 from calipso_core.discovery.runner import DISCOVER_PLAYBOOK, DiscoveryFailed, discover
 from calipso_core.lab import hosts
-from calipso_core.lab.spec import LabSpec
+from calipso_core.lab.spec import LabSpec, vm_port
 from calipso_core.store import EmbeddedStore
 from tests.conftest import lab_of_its_own
 
@@ -106,7 +106,7 @@ def test_a_removed_vm_leaves_the_inventory_and_nothing_else_moves(own_lab, tmp_p
     links_before = {x["id"] for x in store.find("links", "lab")}
     description = own_lab.description()
     server = next(s for s in description["servers"] if s["name"] == "web-2")
-    port = next(p for p in description["ports"] if p["id"] == server["port_ids"][0])
+    port = vm_port(description, server)
 
     own_lab.remove_vm("web-2")
     discover_into(own_lab, store_path)
@@ -151,7 +151,7 @@ def test_a_limited_discovery_replaces_only_those_hosts_part(own_lab, tmp_path):
     assert {o["id"]: o for o in store.find("objects", "lab")} == before
     description = own_lab.description()
     server = next(s for s in description["servers"] if s["name"] == "app-1")
-    port = next(p for p in description["ports"] if p["id"] == server["port_ids"][0])
+    port = vm_port(description, server)
     own_lab.remove_vm("app-1")
     discover_into(own_lab, store_path, limit="compute1")
     after = {o["id"]: o for o in store.find("objects", "lab")}
@@ -168,7 +168,7 @@ def test_each_vms_clique_spans_its_path_and_the_tunnels_of_its_network(discovere
     _, _, store = discovered
     hosts = {h["name"]: h for h in description["hosts"]}
     for server in description["servers"]:
-        port = next(p for p in description["ports"] if p["id"] == server["port_ids"][0])
+        port = vm_port(description, server)
         host = hosts[server["host"]]
         clique = store.get("cliques", "lab", f"instance:{server['id']}")
         nodes = set(clique["nodes"])

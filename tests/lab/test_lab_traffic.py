@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from calipso_core.lab.spec import describe
+from calipso_core.lab.spec import describe, vm_port
 from tests.conftest import TEST_LAB, TESTS_DIR, in_vm, ssh
 
 DESCRIPTION = describe(TEST_LAB)  # for parametrising only; tests use the running lab's own
@@ -17,7 +17,7 @@ SERVERS = [s["name"] for s in DESCRIPTION["servers"]]
 
 def server_port(description, name):
     server = next(s for s in description["servers"] if s["name"] == name)
-    port = next(p for p in description["ports"] if p["id"] == server["port_ids"][0])
+    port = vm_port(description, server)
     return server, port
 
 

@@ -38,7 +38,7 @@ import pytest
 
 from calipso_core.lab import ovs
 from calipso_core.lab.manager import Lab
-from calipso_core.lab.spec import LabSpec
+from calipso_core.lab.spec import LabSpec, vm_port
 from calipso_core.lab.system import HostNamespaces
 from calipso_core.monitoring.checks import CheckSpec
 from calipso_core.monitoring_results import messages, statuses
@@ -54,7 +54,6 @@ from tests.conftest import (
     monitor,
     run_commands,
     settle,
-    vm_port,
 )
 
 FAULT_LAB = LabSpec(name="pchk", address_base="10.243")

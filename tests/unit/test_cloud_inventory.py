@@ -14,6 +14,7 @@ from calipso_core.discovery.cloud_inventory import (
     fetch_cloud,
 )
 from calipso_core.discovery.host_inventory import build_host
+from calipso_core.lab.spec import vm_port
 from calipso_core.model.cliques import compute_cliques
 from calipso_core.model.state import evaluate_state
 from calipso_core.model.types import load_registry
@@ -154,7 +155,7 @@ def test_each_vms_clique_on_the_lab_holds_its_path_to_the_network(view):
         registry.clique_types_for(inventory.properties))}
     hosts = {h["name"]: h for h in DESCRIPTION["hosts"]}
     for server in DESCRIPTION["servers"]:
-        port = next(p for p in DESCRIPTION["ports"] if p["id"] == server["port_ids"][0])
+        port = vm_port(DESCRIPTION, server)
         host = hosts[server["host"]]
         nodes = set(cliques[f"instance:{server['id']}"]["nodes"])
         expected = {server["id"], f"{host['name']}-{port['devices']['tap']}",

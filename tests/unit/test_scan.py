@@ -9,6 +9,7 @@ import json
 import pytest
 
 from calipso_core.discovery.scan import run_scan
+from calipso_core.lab.spec import vm_port
 from calipso_core.model.edits import RECORDS, record_id
 from calipso_core.model.types import TypeDataError
 from calipso_core.store import EmbeddedStore
@@ -48,7 +49,7 @@ def test_a_removed_vm_disappears_and_nothing_else_moves(tmp_path, cloud):
     server = next(s for s in DESCRIPTION["servers"] if s["layout"] == "ovs-native")
     run_scan("lab", without_vm(FACTS, server), store, None)
     after = {o["id"]: o for o in store.find("objects", "lab")}
-    port = next(p for p in DESCRIPTION["ports"] if p["id"] == server["port_ids"][0])
+    port = vm_port(DESCRIPTION, server)
     gone = {server["id"], f"{server['host']}-{port['devices']['tap']}"}
     assert set(before) - set(after) == gone
     assert store.get("cliques", "lab", f"instance:{server['id']}") is None
@@ -77,7 +78,7 @@ def test_a_scan_limited_to_one_host_replaces_only_that_hosts_part(tmp_path, clou
         .summary.documents_written == 0
     # a VM's tap goes away on compute3 (a Linux-bridge host) only
     server = next(s for s in DESCRIPTION["servers"] if s["host"] == "compute3")
-    port = next(p for p in DESCRIPTION["ports"] if p["id"] == server["port_ids"][0])
+    port = vm_port(DESCRIPTION, server)
     facts = copy.deepcopy(limited)
     host = facts["compute3"]
     host["calipso_host"]["interfaces"] = [i for i in host["calipso_host"]["interfaces"]
@@ -101,7 +102,7 @@ def test_a_scan_limited_to_one_host_replaces_only_that_hosts_part(tmp_path, clou
     assert f"compute3-{port['devices']['tap']}" not in vm_clique["nodes"]
     # compute3 no longer serves that VM's network: its peers' cliques drop the tunnel to it
     for peer in DESCRIPTION["servers"]:
-        peer_port = next(p for p in DESCRIPTION["ports"] if p["id"] == peer["port_ids"][0])
+        peer_port = vm_port(DESCRIPTION, peer)
         if peer_port["network_id"] == port["network_id"] and peer["host"] != "compute3":
             assert "compute3" not in cliques_after[f"instance:{peer['id']}"]["hosts"]
             assert "compute3" in cliques_before[f"instance:{peer['id']}"]["hosts"]
