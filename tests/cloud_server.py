@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 import yaml
 
 from calipso_core.lab.cloud_api import clouds_yaml
@@ -71,3 +72,12 @@ def running_cloud_api(description: dict, workdir: Path) -> Iterator[Api]:
         proc.send_signal(signal.SIGTERM)
         _, api.stderr = proc.communicate(timeout=10)
         api.returncode = proc.returncode
+
+
+@contextmanager
+def configured_cloud(description: dict, workdir: Path) -> Iterator[str]:
+    """The API serving description, named CLOUD in a clouds.yaml that OS_CLIENT_CONFIG_FILE
+    points openstacksdk at until the block ends; yields CLOUD."""
+    with running_cloud_api(description, workdir) as api, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OS_CLIENT_CONFIG_FILE", str(api.write_clouds_yaml("c", api.credentials)))
+        yield CLOUD

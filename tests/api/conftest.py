@@ -35,7 +35,7 @@ from calipso_core.monitoring_results import handle
 from calipso_core.scans import EnvironmentTarget, ScanService, Schedules
 from calipso_core.store import EmbeddedStore
 from tests.api.openapi_check import check_response
-from tests.cloud_server import CLOUD, running_cloud_api
+from tests.cloud_server import configured_cloud
 from tests.recorded_lab import recorded_description, recorded_facts
 from tests.unit.test_scan_requests import FakeDiscovery, write_inventory
 
@@ -140,9 +140,8 @@ def inventory(tmp_path_factory: pytest.TempPathFactory) -> Inventory:
     workdir = tmp_path_factory.mktemp("api-inventory")
     facts = recorded_facts()
     store = EmbeddedStore(workdir / "inventory.db")
-    with running_cloud_api(DESCRIPTION, workdir) as api, pytest.MonkeyPatch.context() as patch:
-        patch.setenv("OS_CLIENT_CONFIG_FILE", str(api.write_clouds_yaml("c", api.credentials)))
-        report = run_scan(LAB, facts, store, CLOUD)
+    with configured_cloud(DESCRIPTION, workdir) as cloud:
+        report = run_scan(LAB, facts, store, cloud)
     assert report.cloud_error is None
     run_scan(EDGE, facts, store)
 

@@ -18,7 +18,7 @@ from calipso_core.lab.spec import vm_port
 from calipso_core.model.cliques import compute_cliques
 from calipso_core.model.state import evaluate_state
 from calipso_core.model.types import load_registry
-from tests.cloud_server import CLOUD, free_loopback_port, running_cloud_api
+from tests.cloud_server import configured_cloud, free_loopback_port
 from tests.recorded_lab import recorded_description, recorded_facts
 
 DESCRIPTION = recorded_description()
@@ -26,10 +26,8 @@ DESCRIPTION = recorded_description()
 
 @pytest.fixture(scope="module")
 def view(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("cloud")
-    with running_cloud_api(DESCRIPTION, workdir) as api, pytest.MonkeyPatch.context() as patch:
-        patch.setenv("OS_CLIENT_CONFIG_FILE", str(api.write_clouds_yaml("c", api.credentials)))
-        yield fetch_cloud(CLOUD)
+    with configured_cloud(DESCRIPTION, tmp_path_factory.mktemp("cloud")) as name:
+        yield fetch_cloud(name)
 
 
 def host_objects():

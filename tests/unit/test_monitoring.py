@@ -27,7 +27,7 @@ from calipso_core.monitoring.checks import (
 from calipso_core.monitoring.render import files_of, render, write_files
 from calipso_core.monitoring.sensu_classic import validate_classic_document
 from calipso_core.monitoring.sensu_go import validate_agent_config, validate_go_resource
-from tests.cloud_server import CLOUD, running_cloud_api
+from tests.cloud_server import configured_cloud
 from tests.recorded_lab import recorded_description, recorded_facts
 
 GOLDEN_DIR = Path(__file__).resolve().parents[1] / "data" / "monitoring_golden"
@@ -42,10 +42,8 @@ PLUGINS = "/usr/local/lib/calipso/plugins"
 
 @pytest.fixture(scope="module")
 def inventory(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("cloud")
-    with running_cloud_api(DESCRIPTION, workdir) as api, pytest.MonkeyPatch.context() as patch:
-        patch.setenv("OS_CLIENT_CONFIG_FILE", str(api.write_clouds_yaml("c", api.credentials)))
-        view = fetch_cloud(CLOUD)
+    with configured_cloud(DESCRIPTION, tmp_path_factory.mktemp("cloud")) as name:
+        view = fetch_cloud(name)
     return assemble("lab", FACTS, view)
 
 

@@ -13,7 +13,7 @@ from calipso_core.lab.spec import vm_port
 from calipso_core.model.edits import RECORDS, record_id
 from calipso_core.model.types import TypeDataError
 from calipso_core.store import EmbeddedStore
-from tests.cloud_server import CLOUD, running_cloud_api
+from tests.cloud_server import configured_cloud
 from tests.recorded_lab import recorded_description, recorded_facts, without_vm
 
 DESCRIPTION = recorded_description()
@@ -22,10 +22,8 @@ FACTS = recorded_facts()
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory):
-    with running_cloud_api(DESCRIPTION, tmp_path_factory.mktemp("cloud")) as api, \
-            pytest.MonkeyPatch.context() as patch:
-        patch.setenv("OS_CLIENT_CONFIG_FILE", str(api.write_clouds_yaml("c", api.credentials)))
-        yield CLOUD
+    with configured_cloud(DESCRIPTION, tmp_path_factory.mktemp("cloud")) as name:
+        yield name
 
 
 def test_scan_stores_the_lab_and_a_rescan_rewrites_nothing(tmp_path, cloud):
