@@ -134,6 +134,11 @@ def _slot_id(environment: str) -> str:
     return f"slot:{environment}"
 
 
+def _held_by(environment: str, lease: Doc) -> Doc:
+    """The environment's slot while `lease` holds it."""
+    return {"_id": _slot_id(environment), "lease.token": lease["token"]}
+
+
 class ScanService(RecordReader):
     """Starts and records the scans of the configured environments; `get`, `list` (newest
     first) and `count` read their requests.
@@ -287,8 +292,13 @@ class ScanService(RecordReader):
             {"$set": {"state": "failed", "finished": iso(self._clock()),
                       "error": f"interrupted: the process that ran it (pid {owner['pid']} on"
                                f" {owner['host']}) stopped before it finished"}})
-        records.update_one({"_id": slot["_id"], "lease.token": slot["lease"]["token"]},
-                           {"$set": {"request_id": None, "lease": None}})
+        self._release(slot["environment"], slot["lease"])
+
+    def _release(self, environment: str, lease: Doc) -> None:
+        """Release the environment's slot if `lease` still holds it (compare-and-set on the
+        lease's token: never robs a later holder); inside a write transaction."""
+        self._store.records(REQUESTS).update_one(_held_by(environment, lease),
+                                                 {"$set": {"request_id": None, "lease": None}})
 
     def recover(self) -> list[str]:
         """Fail the requests whose process died while they were queued or running (done when
@@ -306,7 +316,7 @@ class ScanService(RecordReader):
             try:
                 with self._store.transaction(write=True):
                     self._store.records(REQUESTS).update_one(
-                        {"_id": _slot_id(environment), "lease.token": lease["token"]},
+                        _held_by(environment, lease),
                         {"$set": {"lease.expires": time.time() + self._lease_seconds}})
             except (StoreError, PyMongoError) as exc:
                 # The lease outlasts two missed beats: the next one may get through.
@@ -326,9 +336,7 @@ class ScanService(RecordReader):
                 self._advance(request_id, "running",
                               {**outcome, "finished": iso(self._clock())})
             with self._store.transaction(write=True):
-                self._store.records(REQUESTS).update_one(
-                    {"_id": _slot_id(environment), "lease.token": lease["token"]},
-                    {"$set": {"request_id": None, "lease": None}})
+                self._release(environment, lease)
         except Exception:
             # The store failed us: the slot stays held until its lease expires, then the
             # request is failed as interrupted, rather than left running with the slot free.
