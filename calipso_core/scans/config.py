@@ -14,7 +14,6 @@ A misspelt key is an error, not a silently ignored setting.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Any
 import yaml
 
 from calipso_core.scans.requests import EnvironmentTarget
-from calipso_core.store import DEFAULT_STORE_PATH, STORE_ENV
+from calipso_core.store import store_url
 
 
 class ConfigError(ValueError):
@@ -67,7 +66,7 @@ def load_config(path: Path) -> ScanConfig:
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
     top = _mapping(data, str(path), {"store", "environments"})
-    store = top.get("store") or os.environ.get(STORE_ENV) or DEFAULT_STORE_PATH
+    store = store_url(top.get("store"))
     if not isinstance(store, str):
         raise ConfigError(f"{path}: store: expected a URL or a file path")
     environments = environments_from(top.get("environments") or {}, path.parent,

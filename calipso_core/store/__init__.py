@@ -59,6 +59,7 @@ __all__ = [
     "StoreUnavailable",
     "open_store",
     "redact_url",
+    "store_url",
 ]
 
 
@@ -68,6 +69,11 @@ def redact_url(url: str) -> str:
                          else m[0], url)
 
 
+def store_url(url: str | None = None) -> str:
+    """The store a process uses: url, else $CALIPSO_STORE, else the default file."""
+    return url or os.environ.get(STORE_ENV) or DEFAULT_STORE_PATH
+
+
 def open_store(url: str | None = None, *, timeout: float = 5.0,
                lease_seconds: float = DEFAULT_LEASE_SECONDS) -> Store:
     """Open the inventory store named by url, else by $CALIPSO_STORE, else the default file.
@@ -75,7 +81,7 @@ def open_store(url: str | None = None, *, timeout: float = 5.0,
     `mongodb://...` (or `mongodb+srv://`) is a MongoDB server, the database named in the URL or
     `calipso`; it must answer within timeout seconds (StoreUnavailable otherwise), and gets its
     indexes. `embedded:///path/file` or a plain path is the embedded store in that file."""
-    url = url or os.environ.get(STORE_ENV) or DEFAULT_STORE_PATH
+    url = store_url(url)
     if url.startswith(("mongodb://", "mongodb+srv://")):
         return _open_mongo(url, timeout, lease_seconds)
     if url.startswith("embedded://"):
