@@ -7,7 +7,7 @@ store's count, never from reading everything. An empty page is an empty list, ne
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -35,6 +35,13 @@ def window(query: Mapping[str, Any]) -> Window:
 
 def page(items: Sequence[Any], total: int, at: Window) -> dict[str, Any]:
     return {"items": list(items), "total": total, "limit": at.limit, "offset": at.offset}
+
+
+def counted_page(total: int, read: Callable[[int, int], Sequence[Any]],
+                 at: Window) -> dict[str, Any]:
+    """The page at `at` of `total` items, which read(offset, limit) reads; past the end the
+    count alone answers: no read for an empty page."""
+    return page(read(at.offset, at.limit) if at.offset < total else [], total, at)
 
 
 def page_of(items: Sequence[Any], at: Window) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import falcon
 
 from calipso_api.access import principal_of, require_role
 from calipso_api.bodies import documented_body
-from calipso_api.paging import PAGING, page, window
+from calipso_api.paging import PAGING, counted_page, window
 from calipso_api.query import parse_query
 from calipso_api.resources.scans import ScanAccess
 from calipso_api.security import Principal
@@ -45,10 +45,11 @@ class Environments:
         principal = principal_of(req)
         names = principal.environments(self._store.environments())
         # Summaries cost a few counts each: only for the page's environments.
-        shown = names[at.offset:at.offset + at.limit]
-        resp.media = page([summary(self._store, self._access, name, principal)
-                           for name in shown],
-                          len(names), at)
+        resp.media = counted_page(
+            len(names),
+            lambda offset, limit: [summary(self._store, self._access, name, principal)
+                                   for name in names[offset:offset + limit]],
+            at)
 
 
 class Environment:

@@ -11,7 +11,7 @@ import falcon
 
 from calipso_api.access import require_role
 from calipso_api.errors import not_found
-from calipso_api.paging import PAGING, page, window
+from calipso_api.paging import PAGING, counted_page, window
 from calipso_api.query import Param, parse_query
 from calipso_core.store import MongoStore
 
@@ -50,11 +50,11 @@ class InventoryList:
         require_role(req, self._store, environment)
         at = window(query)
         selection = self._to_filter(query)
-        total = self._store.count(self._kind, environment, selection)
-        # Past the end, the count alone answers: no query for an empty page.
-        items = self._store.find(self._kind, environment, selection, sort=[("id", 1)],
-                                 skip=at.offset, limit=at.limit) if at.offset < total else []
-        resp.media = page(items, total, at)
+        resp.media = counted_page(
+            self._store.count(self._kind, environment, selection),
+            lambda offset, limit: self._store.find(self._kind, environment, selection,
+                                                   sort=[("id", 1)], skip=offset, limit=limit),
+            at)
 
 
 class InventoryItem:

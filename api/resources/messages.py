@@ -11,7 +11,7 @@ import falcon
 
 from calipso_api.access import require_role
 from calipso_api.errors import invalid_parameter, not_found
-from calipso_api.paging import PAGING, page, window
+from calipso_api.paging import PAGING, counted_page, window
 from calipso_api.query import Param, one_of, parse_query, text, timestamp
 from calipso_core.monitoring_results import MESSAGES
 from calipso_core.store import MongoStore
@@ -65,10 +65,12 @@ class Messages:
         at = window(query)
         with self._store.transaction(write=False):
             records = self._store.records(MESSAGES)
-            total = records.count(selection)
-            found = records.find(selection, sort=[("last_seen", -1), ("_id", 1)],
-                                 skip=at.offset, limit=at.limit) if at.offset < total else []
-        resp.media = page([view(record) for record in found], total, at)
+            resp.media = counted_page(
+                records.count(selection),
+                lambda offset, limit: [view(record) for record in records.find(
+                    selection, sort=[("last_seen", -1), ("_id", 1)], skip=offset,
+                    limit=limit)],
+                at)
 
 
 class Acknowledge:

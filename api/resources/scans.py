@@ -20,7 +20,7 @@ import falcon
 from calipso_api.access import require_role
 from calipso_api.bodies import documented_body
 from calipso_api.errors import Problem, not_found
-from calipso_api.paging import PAGING, page, window
+from calipso_api.paging import PAGING, counted_page, window
 from calipso_api.query import parse_query
 from calipso_api.security import Principal
 from calipso_core.scans import ScanService, Schedules
@@ -91,9 +91,11 @@ class RecordList:
         at = window(parse_query(req, PAGING))
         self._access.require(req, environment)
         reader = self._reader()
-        total = reader.count(environment)
-        found = reader.list(environment, at.limit, at.offset) if at.offset < total else []
-        resp.media = page([_view(record, self._fields) for record in found], total, at)
+        resp.media = counted_page(
+            reader.count(environment),
+            lambda offset, limit: [_view(record, self._fields)
+                                   for record in reader.list(environment, limit, offset)],
+            at)
 
     def _posted(self, req: falcon.Request, environment: str,
                 schema: str) -> tuple[Principal, dict[str, Any]]:
