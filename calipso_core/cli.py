@@ -56,8 +56,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
           f"{', cloud: ' + report['cloud_error'] if report['cloud_error'] else ''}):\n")
     print(inventory_view.counts(store, args.environment))
     server = lab.description()["servers"][0]
-    clique = store.get("cliques", args.environment, f"instance:{server['id']}")
-    if clique is not None:
+    for clique in store.find("cliques", args.environment,
+                             {"focal_id": server["id"], "clique_type": "instance"}):
         print("\n" + inventory_view.clique_tree(store, args.environment, clique))
     return 0
 
