@@ -199,7 +199,11 @@ def _diff(kind, name, before, after):
 
 
 class Apply:
-    """One run: what was (or, in check mode, would be) created, updated, deleted, left alone."""
+    """One run: what was (or, in check mode, would be) created, updated, deleted, left alone.
+
+    The backend's resources of each kind are listed once (a few paged requests, where a GET per
+    rendered resource cost one request each, thousands at scale), before that kind is written,
+    and the same listing serves the prune: what it deletes was not written in this run."""
 
     def __init__(self, module, client):
         self.module = module
@@ -207,12 +211,22 @@ class Apply:
         self.namespace = module.params["namespace"]
         self.outcome = {"created": [], "updated": [], "deleted": [], "unchanged": []}
         self.diffs = []
+        self._listed = {}
+
+    def _listing(self, kind):
+        """{name: resource} of every resource of kind in the namespace, listed on first use."""
+        if kind not in self._listed:
+            self._listed[kind] = {(item.get("metadata") or {}).get("name"): item
+                                  for item in self.client.list(self.namespace, kind)}
+        return self._listed[kind]
 
     def write(self, desired):
         for kind in KINDS:
-            for name in sorted(n for k, n in desired if k == kind):
+            names = sorted(n for k, n in desired if k == kind)
+            held = self._listing(kind) if names else {}
+            for name in names:
                 body = desired[(kind, name)]
-                current = self.client.get(self.namespace, kind, name)
+                current = held.get(name)
                 if current is not None and not differs(kind, current, body):
                     self.outcome["unchanged"].append("%s/%s" % (kind, name))
                     continue
@@ -222,10 +236,8 @@ class Apply:
                              body)
 
     def prune(self, desired, key, value):
-        selector = label_selector(key, value)
         for kind in reversed(KINDS):
-            for item in self.client.list(self.namespace, kind, selector):
-                name = (item.get("metadata") or {}).get("name")
+            for name, item in self._listing(kind).items():
                 if not name or (kind, name) in desired or not prunable(kind, item, key, value):
                     continue
                 if not self.module.check_mode:
