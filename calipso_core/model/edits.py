@@ -12,7 +12,6 @@ updated_by, updated_at}.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
@@ -51,11 +50,10 @@ def edit_layer(environment: str, edits: Iterable[Mapping[str, Any]]) -> TypeLaye
     return TypeLayer(f"types edited through the API for environment {environment!r}", files)
 
 
-def environment_registry(store: MongoStore, environment: str,
-                         override_dir: str | os.PathLike[str] | None = None) -> TypeRegistry:
-    """The model as the environment sees it: its files with the environment's edits.
+def environment_registry(store: MongoStore, environment: str) -> TypeRegistry:
+    """The model as the environment sees it: its files (with $CALIPSO_TYPES_DIR's overrides)
+    and the environment's edits.
 
     Raises TypeDataError, naming the edit, when they no longer load together (the shipped model
     or the override directory changed since the edit was accepted)."""
-    return load_registry(override_dir, [edit_layer(environment,
-                                                   stored_edits(store, environment))])
+    return load_registry(None, [edit_layer(environment, stored_edits(store, environment))])
