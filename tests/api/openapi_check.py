@@ -10,6 +10,7 @@ cannot drift from what the API does without a test failing."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -25,6 +26,7 @@ def _pointer(*parts: str) -> str:
     return "".join("/" + part.replace("~", "~0").replace("/", "~1") for part in parts)
 
 
+@functools.cache
 def _template_pattern(template: str) -> re.Pattern[str]:
     parts = re.split(r"\{(\w+)\}", template)  # literal, name, literal, name ... literal
     return re.compile("".join(
