@@ -22,13 +22,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import STATES
+
 PLUGINS = Path(__file__).resolve().parents[2] / "roles" / "sensu_agent" / "files" / "plugins"
 HOST_PYTHON = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
 NAMES = ("vedge", "vconnector", "vnic", "host_pnic", "otep", "vservice", "instance")
 LINE = re.compile(r"^(?P<name>[A-Z_]+) (?P<state>OK|WARNING|CRITICAL|UNKNOWN) - "
                   r"(?P<message>[^|\n]+?)(?: \| (?P<perf>[^\n]+))?$")
 PERF_ITEM = re.compile(r"^('[^']+'|[^ '=]+)=(-?[\d.]+[a-zA-Z%]*|U)(;[^; ]*){0,4}$")
-STATES = {0: "OK", 1: "WARNING", 2: "CRITICAL", 3: "UNKNOWN"}
 
 
 def load(name: str):
