@@ -52,9 +52,8 @@ from bench.synthetic_facts import generate  # noqa: E402
 from calipso_api.auth.tokens import StoreTokenService  # noqa: E402
 from calipso_api.security import Principal  # noqa: E402
 from calipso_core.discovery.assemble import assemble  # noqa: E402
-from calipso_core.discovery.scan import apply_state_rules  # noqa: E402
+from calipso_core.discovery.scan import commit_inventory  # noqa: E402
 from calipso_core.lab.manager import free_loopback_port  # noqa: E402
-from calipso_core.model.cliques import compute_cliques  # noqa: E402
 from calipso_core.model.types import load_registry  # noqa: E402
 from calipso_core.store import STORE_ENV, Store, open_store  # noqa: E402
 
@@ -72,17 +71,9 @@ def build_inventory(store: Store, hosts: int, vms_per_host: int) -> None:
     """Discover the synthetic cloud (as bench/discovery.py does) and commit it as one scan."""
     started = time.perf_counter()
     facts, view = generate(hosts, vms_per_host)
-    registry = load_registry()
-    inventory = assemble(ENVIRONMENT, facts, view)
-    apply_state_rules(inventory, registry)
-    cliques = compute_cliques(ENVIRONMENT, inventory.objects, inventory.links,
-                              registry.clique_types_for(inventory.properties))
-    with store.begin_scan(ENVIRONMENT) as scan:
-        scan.write("objects", inventory.objects)
-        scan.write("links", inventory.links)
-        scan.write("cliques", cliques)
-    print(f"inventory: {hosts * vms_per_host} VMs, {len(inventory.objects)} objects,"
-          f" {len(inventory.links)} links, {len(cliques)} cliques, built and stored in"
+    counts = commit_inventory(assemble(ENVIRONMENT, facts, view), store, load_registry()).counts
+    print(f"inventory: {hosts * vms_per_host} VMs, {counts['objects']} objects,"
+          f" {counts['links']} links, {counts['cliques']} cliques, built and stored in"
           f" {time.perf_counter() - started:.0f} s")
 
 

@@ -101,6 +101,14 @@ def run_scan(environment: str, host_facts: Mapping[str, Doc], store: MongoStore,
     hosts = set(limit or ())
     if hosts:
         inventory = limit_to_hosts(environment, inventory, store, hosts)
+    return commit_inventory(inventory, store, registry, hosts, cloud_error)
+
+
+def commit_inventory(inventory: Inventory, store: MongoStore, registry: TypeRegistry,
+                     hosts: set[str] | None = None, cloud_error: str | None = None) -> ScanReport:
+    """The assembled inventory's link states and cliques, committed as the store's next
+    generation: of `hosts`' part only when given (see run_scan), else of everything."""
+    environment = inventory.environment
     apply_state_rules(inventory, registry)
     cliques = compute_cliques(environment, inventory.objects, inventory.links,
                               registry.clique_types_for(inventory.properties))
